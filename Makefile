@@ -1,0 +1,57 @@
+# Faultline: MQTT broker conformance and fault-injection harness.
+# `make conformance` checks a broker; `make test` checks Faultline itself.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := conformance
+# Ginkgo honours only this for colour; it also keeps ANSI codes out of JUnit.
+export GINKGO_NO_COLOR := TRUE
+
+GINKGO := go tool ginkgo
+PROCS  ?= 4
+LABELS ?=
+# Where reports go: reports/ for the default target.
+OUT    ?= reports
+
+SUITE  := bin/faultline.test
+TALLY  := bin/tally
+GO_SRC := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
+
+GINKGO_RUN = $(GINKGO) run -p --procs=$(PROCS) --timeout=15m --poll-progress-after=60s \
+	--fail-on-pending --fail-on-empty $(if $(LABELS),--label-filter='$(LABELS)')
+
+.PHONY: conformance test unit help clean
+
+help:
+	@echo "make conformance   run every suite against MQTT_BROKER (default: the embedded broker); LABELS=... narrows it"
+	@echo "make test          Faultline's own tests: unit tests, the suites on the embedded broker, the faulty-broker matrix"
+
+$(SUITE): $(GO_SRC)
+	@mkdir -p bin
+	go test -c -o $@ ./suites
+
+$(TALLY): $(GO_SRC)
+	@mkdir -p bin
+	go build -o $@ ./reports/tally
+
+## conformance: every suite against the target broker; JUnit in $(OUT)/junit.xml
+conformance: $(SUITE)
+	@mkdir -p $(OUT); rm -f $(OUT)/summary.txt; rc=0; \
+	FAULTLINE_REPORT_DIR=$(abspath $(OUT)) $(GINKGO_RUN) --output-dir=$(OUT) --json-report=report.json $(SUITE) || rc=$$?; \
+	cat $(OUT)/summary.txt 2>/dev/null || echo "faultline: the run ended before writing its summary (exit $$rc)"; \
+	exit $$rc
+
+## test: unit tests (with the race detector), the suites on the embedded
+## broker, and the kill matrix (every spec red against its defect).
+test: $(SUITE) $(TALLY)
+	@rm -rf reports/test; mkdir -p reports/test; rc=0; \
+	FAULTLINE_SUITE_BIN=$(abspath $(SUITE)) go test -json -race -count=1 $$(go list ./... | grep -v '/suites$$') 2>&1 \
+		| tee reports/test/unit.json | $(TALLY) -echo || rc=1; \
+	env -u MQTT_BROKER -u TOXIPROXY_URL FAULTLINE_REPORT_DIR=$(abspath reports/test) \
+		$(GINKGO_RUN) --output-dir=reports/test --json-report=suites.json $(SUITE) || rc=1; \
+	cat reports/test/summary.txt; \
+	$(TALLY) reports/test/*.json || rc=1; \
+	exit $$rc
+
+clean:
+	rm -rf bin reports/test reports/junit.xml reports/summary.txt reports/report.json

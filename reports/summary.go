@@ -1,0 +1,144 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// UnsupportedPrefix starts the skip message of a spec whose optional
+// feature the broker lacks: reported as "not supported", never as a
+// failure or a pass.
+const UnsupportedPrefix = "not supported by this broker: "
+
+// StatementLabel is the label key of MQTT normative statement ids.
+const StatementLabel = "spec"
+
+// Verdict is how one spec ended, in the words of the reports.
+type Verdict string
+
+const (
+	Pass        Verdict = "pass"
+	Fail        Verdict = "FAIL"
+	Unsupported Verdict = "not supported"
+	Skipped     Verdict = "skipped"
+)
+
+// Result is one spec's line in a summary.
+type Result struct {
+	Name       string
+	Verdict    Verdict
+	Statements []string
+	Message    string // first line of the failure, or the skip reason
+	Where      string // file:line of the failure
+	Duration   time.Duration
+}
+
+// Outcome is a run's results.
+type Outcome struct {
+	Target   string
+	Results  []Result
+	Setup    []string // failures outside specs (suite set-up), each once
+	Duration time.Duration
+}
+
+// Count returns how many results have verdict v.
+func (o Outcome) Count(v Verdict) int {
+	n := 0
+	for _, r := range o.Results {
+		if r.Verdict == v {
+			n++
+		}
+	}
+	return n
+}
+
+// OK says whether nothing failed.
+func (o Outcome) OK() bool { return o.Count(Fail) == 0 && len(o.Setup) == 0 }
+
+// Judge reads a Ginkgo report.
+func Judge(report types.Report, target string) Outcome {
+	o := Outcome{Target: target, Duration: report.RunTime}
+	seen := map[string]bool{}
+	for _, s := range report.SpecReports {
+		if s.LeafNodeType != types.NodeTypeIt {
+			if s.Failed() {
+				msg := firstLine(s.Failure.Message)
+				if !seen[msg] && !strings.Contains(msg, "failed on Ginkgo parallel process #1") {
+					seen[msg] = true
+					o.Setup = append(o.Setup, msg)
+				}
+			}
+			continue
+		}
+		r := Result{Name: s.FullText(), Statements: statements(s.Labels()), Duration: s.RunTime}
+		switch {
+		case s.State.Is(types.SpecStatePassed):
+			r.Verdict = Pass
+		case s.State.Is(types.SpecStateSkipped) && strings.HasPrefix(s.Failure.Message, UnsupportedPrefix):
+			r.Verdict = Unsupported
+			r.Message = strings.TrimPrefix(firstLine(s.Failure.Message), UnsupportedPrefix)
+		case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
+			r.Verdict = Skipped
+		default:
+			r.Verdict = Fail
+			r.Message = firstLine(s.Failure.Message)
+			if s.Failure.ForwardedPanic != "" {
+				r.Message += ": " + firstLine(s.Failure.ForwardedPanic)
+			}
+			r.Where = s.Failure.Location.String()
+		}
+		o.Results = append(o.Results, r)
+	}
+	return o
+}
+
+func statements(labels []string) []string {
+	var ids []string
+	for _, l := range labels {
+		if id, ok := strings.CutPrefix(l, StatementLabel+":"); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+// Text renders the outcome for a console: counts, then every failure and
+// every unsupported feature with its evidence. When the run failed before
+// any spec, its last line is the one reason.
+func (o Outcome) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nFaultline against %s: %d passed, %d failed, %d not supported, %d skipped (%.1fs)\n",
+		o.Target, o.Count(Pass), o.Count(Fail), o.Count(Unsupported), o.Count(Skipped), o.Duration.Seconds())
+	for _, r := range o.Results {
+		if r.Verdict == Fail {
+			fmt.Fprintf(&b, "  FAIL           %s%s\n                 %s\n", r.Name, ids(r.Statements), r.Message)
+		}
+	}
+	for _, r := range o.Results {
+		if r.Verdict == Unsupported {
+			fmt.Fprintf(&b, "  not supported  %s%s\n                 %s\n", r.Name, ids(r.Statements), r.Message)
+		}
+	}
+	for _, s := range o.Setup {
+		fmt.Fprintf(&b, "%s\n", s)
+	}
+	return b.String()
+}
+
+func ids(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(s, " ") + "]"
+}

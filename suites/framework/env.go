@@ -1,0 +1,26 @@
+package framework
+
+import "os"
+
+// The environment a run reads. Unset means the default.
+const (
+	EnvBroker       = "MQTT_BROKER"           // broker URL: tcp://, ssl://, ws://, wss://; unset or "embedded": the in-process broker
+	EnvUsername     = "MQTT_USERNAME"         // credentials sent on every CONNECT
+	EnvPassword     = "MQTT_PASSWORD"         //
+	EnvCAFile       = "MQTT_CA_FILE"          // PEM CA that signs the broker's certificate (ssl://, wss://)
+	EnvClientCert   = "MQTT_CLIENT_CERT"      // PEM client certificate for mutual TLS
+	EnvClientKey    = "MQTT_CLIENT_KEY"       // its key
+	EnvToxiproxy    = "TOXIPROXY_URL"         // use this Toxiproxy server instead of the embedded one
+	EnvBrokerName   = "FAULTLINE_BROKER_NAME" // the broker's name in reports (default: "embedded" or host:port)
+	EnvDefect       = "FAULTLINE_DEFECT"      // self-test: run against the faulty-broker fixture with this defect
+	EnvReportDir    = "FAULTLINE_REPORT_DIR"  // where junit.xml and summary.txt go (unset: no files)
+	EnvTopicPrefix  = "FAULTLINE_PREFIX"      // first topic level of everything a run publishes (default "faultline")
+	EnvBrokerLogOut = "FAULTLINE_BROKER_LOG"  // embedded broker: "1" shows its warnings in the spec timeline
+)
+
+func env(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,78 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/faultline-mqtt/faultline/proxy/wire"
+)
+
+// janitor removes what a spec left on the broker, over direct connections:
+// it ends persistent sessions (a CONNECT with CleanSession=1 discards them
+// [MQTT-3.1.2-6]) and clears retained messages (an empty retained PUBLISH
+// [MQTT-3.3.1-10]). It returns what it could not remove.
+func janitor(ctx context.Context, sessions, retained map[string]bool) []string {
+	t := current.Target
+	var problems []string
+	connect := func(id string) (*Raw, error) {
+		r, err := dialRaw(ctx, t.Upstream)
+		if err != nil {
+			return nil, err
+		}
+		p := wire.Packet{CleanStart: true, KeepAlive: 10, ClientID: id}
+		if t.Username != "" {
+			p.Username, p.HasUsername = t.Username, true
+		}
+		if t.Password != "" {
+			p.Password, p.HasPassword = []byte(t.Password), true
+		}
+		if _, err := r.Connect(p); err != nil {
+			r.Close()
+			return nil, err
+		}
+		return r, nil
+	}
+	bye := func(r *Raw) {
+		_ = r.Send(wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}})
+		r.Close()
+	}
+	for _, id := range sorted(sessions) {
+		r, err := connect(id)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("session %s: %v", id, err))
+			continue
+		}
+		bye(r)
+	}
+	if len(retained) == 0 {
+		return problems
+	}
+	r, err := connect(current.clientID())
+	if err != nil {
+		return append(problems, fmt.Sprintf("retained messages: %v", err))
+	}
+	defer bye(r)
+	for i, topic := range sorted(retained) {
+		id := uint16(i%60000 + 1)
+		if err := r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, Retain: true, PacketID: id, Topic: topic}); err != nil {
+			problems = append(problems, fmt.Sprintf("retained %s: %v", topic, err))
+			break
+		}
+		if _, err := r.Expect(wire.PUBACK, 5*time.Second); err != nil {
+			problems = append(problems, fmt.Sprintf("retained %s: %v", topic, err))
+			break
+		}
+	}
+	return problems
+}
+
+func sorted(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

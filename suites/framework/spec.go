@@ -1,0 +1,161 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+
+	"github.com/faultline-mqtt/faultline/proxy"
+	"github.com/faultline-mqtt/faultline/reports"
+	"github.com/faultline-mqtt/faultline/suites/history"
+)
+
+// Framework gives each spec its clients, links, topics and history, and
+// cleans up after it. Create one per container with New; it is reset
+// before every spec.
+type Framework struct {
+	root     string
+	start    time.Time
+	rec      *history.Recorder
+	links    []*proxy.Link
+	clients  []*Client
+	retained map[string]bool // topics with retained messages to clear
+	sessions map[string]bool // client ids with persistent sessions to end
+}
+
+// New returns a Framework and registers the set-up and clean-up of every
+// spec in the surrounding container.
+func New() *Framework {
+	f := &Framework{}
+	ginkgo.BeforeEach(func() {
+		f.begin()
+		ginkgo.DeferCleanup(f.end, ginkgo.NodeTimeout(30*time.Second))
+		ginkgo.DeferOnFailure(func() {
+			ginkgo.AddReportEntry(TraceEntry, f.TraceText(), ginkgo.ReportEntryVisibilityFailureOrVerbose)
+		})
+	})
+	return f
+}
+
+// TraceEntry names the report entry that carries a failed spec's trace.
+const TraceEntry = reports.TraceEntry
+
+func (f *Framework) begin() {
+	if current == nil {
+		ginkgo.Fail("framework: the run is not set up")
+	}
+	f.root = current.specTopicRoot()
+	f.start = time.Now()
+	f.rec = history.NewRecorder()
+	f.links, f.clients = nil, nil
+	f.retained, f.sessions = map[string]bool{}, map[string]bool{}
+}
+
+// Topic returns a topic unique to this spec, ending in name.
+func (f *Framework) Topic(name string) string { return f.root + "/" + name }
+
+// TopicRoot is the subtree every topic of this spec lives under.
+func (f *Framework) TopicRoot() string { return f.root }
+
+// History is what the spec's clients have recorded so far.
+func (f *Framework) History() history.History { return f.rec.History() }
+
+// Recorder is the spec's recorder, for traffic the spec drives itself.
+func (f *Framework) Recorder() *history.Recorder { return f.rec }
+
+// Link creates a link of the spec's own: name labels it in traces.
+func (f *Framework) Link(name string) *proxy.Link {
+	ginkgo.GinkgoHelper()
+	l, err := current.links.Link(name)
+	if err != nil {
+		ginkgo.Fail(fmt.Sprintf("cannot create a link for %s: %v", name, err))
+	}
+	f.links = append(f.links, l)
+	return l
+}
+
+// NewClient makes a client on a new link without connecting it.
+func (f *Framework) NewClient(name string, opts ...ClientOption) *Client {
+	ginkgo.GinkgoHelper()
+	t := current.Target
+	cfg := clientConfig{clean: true, keepAlive: 30 * time.Second, pingTimeout: 10 * time.Second,
+		username: t.Username, password: t.Password}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.id == "" {
+		cfg.id = current.clientID()
+	}
+	c := &Client{Name: name, ID: cfg.id, Link: f.Link(name), cfg: cfg, rec: f.rec, spec: f, closed: make(chan struct{}),
+		awaiting: map[ackKey]*InFlight{}, acks: map[ackKey]time.Time{}}
+	c.Link.Trace().Observe(c.observe)
+	f.clients = append(f.clients, c)
+	if !cfg.clean {
+		f.sessions[c.ID] = true
+	}
+	return c
+}
+
+// Client makes a client on a new link and connects it.
+func (f *Framework) Client(ctx context.Context, name string, opts ...ClientOption) *Client {
+	ginkgo.GinkgoHelper()
+	c := f.NewClient(name, opts...)
+	if err := c.Connect(ctx); err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	return c
+}
+
+// Subscriber makes a connected client subscribed to filter at qos. The
+// granted QoS must be qos; use Client and Subscribe to see what the broker
+// grants.
+func (f *Framework) Subscriber(ctx context.Context, name, filter string, qos byte, opts ...ClientOption) *Client {
+	ginkgo.GinkgoHelper()
+	c := f.Client(ctx, name, opts...)
+	granted, err := c.Subscribe(ctx, filter, qos)
+	if err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	if granted != qos {
+		Unsupported(fmt.Sprintf("the broker granted QoS %d (SUBACK code 0x%02x) for a QoS %d subscription to %s", min(granted, 3), granted, qos, filter))
+	}
+	return c
+}
+
+// Retained notes that the spec leaves a retained message on topic, to be
+// cleared when the spec ends.
+func (f *Framework) Retained(topic string) { f.retained[topic] = true }
+
+// Trace renders the merged wire trace of the spec's links, for assertion
+// annotations: Expect(x).To(m, f.Trace).
+func (f *Framework) Trace() string { return "wire trace:\n" + f.TraceText() }
+
+// TraceText is the merged wire trace, short enough to read.
+func (f *Framework) TraceText() string {
+	traces := make([]*proxy.Trace, 0, len(f.links))
+	for _, l := range f.links {
+		traces = append(traces, l.Trace())
+	}
+	return proxy.Format(proxy.Merge(traces...), f.start, 80)
+}
+
+// end closes the spec's clients and links and removes what it left on the
+// broker: persistent sessions and retained messages.
+func (f *Framework) end(ctx context.Context) {
+	for _, c := range f.clients {
+		c.close()
+	}
+	var problems []string
+	if len(f.sessions) > 0 || len(f.retained) > 0 {
+		problems = janitor(ctx, f.sessions, f.retained)
+	}
+	for _, l := range f.links {
+		_ = l.Close()
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(ginkgo.GinkgoWriter, "clean-up left things on the broker: %s\n", strings.Join(problems, "; "))
+	}
+}

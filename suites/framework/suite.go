@@ -1,0 +1,152 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+
+	"github.com/faultline-mqtt/faultline/fixtures/embedded"
+	"github.com/faultline-mqtt/faultline/proxy"
+	"github.com/faultline-mqtt/faultline/reports"
+)
+
+// Run runs the suite's specs; call it from the suite's one Test function.
+func Run(t *testing.T) {
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	ginkgo.RunSpecs(t, "faultline."+reports.Slug(targetName()))
+}
+
+// Suite declares the run's set-up (target, reachability, links) and its
+// reports. Call it once at the top level of the suite's test file:
+//
+//	var _ = framework.Suite()
+func Suite() bool {
+	ginkgo.SynchronizedBeforeSuite(startRun, joinRun, ginkgo.NodeTimeout(60*time.Second))
+	ginkgo.ReportAfterSuite("Faultline report", writeReports)
+	return true
+}
+
+// runInfo is what process 1 tells every process about the run.
+type runInfo struct {
+	ID       string `json:"id"`
+	URL      string `json:"url"`
+	Name     string `json:"name"`
+	Embedded bool   `json:"embedded"`
+	Defect   string `json:"defect,omitempty"`
+}
+
+// targetName names the target in reports before the run starts.
+func targetName() string {
+	if n := os.Getenv(EnvBrokerName); n != "" {
+		return n
+	}
+	url := os.Getenv(EnvBroker)
+	name := "embedded"
+	if url != "" && url != "embedded" {
+		if up, err := proxy.ParseUpstream(url); err == nil {
+			name = up.URL.Host
+		} else {
+			name = "unknown"
+		}
+	}
+	if d := os.Getenv(EnvDefect); d != "" {
+		name += "-defect-" + d
+	}
+	return name
+}
+
+// startRun runs once, on process 1: it starts the embedded broker when
+// there is no target, and checks that the target answers MQTT.
+func startRun(ctx context.Context) []byte {
+	info := runInfo{ID: newRunID(), URL: os.Getenv(EnvBroker), Name: targetName(), Defect: os.Getenv(EnvDefect)}
+	if info.URL == "" || info.URL == "embedded" {
+		opts := embedded.Options{}
+		if os.Getenv(EnvBrokerLogOut) == "1" {
+			opts.Log = ginkgo.GinkgoWriter
+		}
+		b, err := embedded.Start(opts)
+		if err != nil {
+			ginkgo.Fail("faultline: " + err.Error())
+		}
+		ginkgo.DeferCleanup(b.Close)
+		info.URL, info.Embedded = b.URL(), true
+	}
+	if info.Defect != "" {
+		info.URL = startFaulty(info.Defect, info.URL)
+	}
+	t, err := targetFromEnv(info.URL)
+	if err != nil {
+		ginkgo.Fail(unusable(info.URL, err))
+	}
+	if err := t.Probe(ctx, "fl"+info.ID+"probe"); err != nil {
+		ginkgo.Fail(unusable(t.URL, err))
+	}
+	b, _ := json.Marshal(info)
+	return b
+}
+
+// joinRun runs on every process: it builds the target and the process's
+// own Toxiproxy.
+func joinRun(data []byte) {
+	var info runInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		ginkgo.Fail("faultline: bad run info: " + err.Error())
+	}
+	t, err := targetFromEnv(info.URL)
+	if err != nil {
+		ginkgo.Fail(unusable(info.URL, err))
+	}
+	t.Name, t.Embedded, t.Defect = info.Name, info.Embedded, info.Defect
+	links, err := proxy.Start(proxy.Options{Upstream: t.Upstream, ToxiproxyURL: os.Getenv(EnvToxiproxy)})
+	if err != nil {
+		ginkgo.Fail("faultline: " + err.Error())
+	}
+	ginkgo.DeferCleanup(links.Close)
+	current = &run{ID: info.ID, Target: t, Prefix: env(EnvTopicPrefix, "faultline"), links: links}
+
+	gomega.SetDefaultEventuallyTimeout(5 * time.Second)
+	gomega.SetDefaultEventuallyPollingInterval(10 * time.Millisecond)
+	gomega.SetDefaultConsistentlyDuration(300 * time.Millisecond)
+	gomega.SetDefaultConsistentlyPollingInterval(10 * time.Millisecond)
+	gomega.EnforceDefaultTimeoutsWhenUsingContexts()
+
+	mqtt.ERROR = log.New(ginkgo.GinkgoWriter, "[paho ERROR] ", 0)
+	mqtt.CRITICAL = log.New(ginkgo.GinkgoWriter, "[paho CRITICAL] ", 0)
+}
+
+// writeReports writes junit.xml and summary.txt when a report directory
+// is set (make prints the summary after Ginkgo's own output), and prints
+// the summary otherwise.
+func writeReports(report types.Report) {
+	name := targetName()
+	if current != nil {
+		name = current.Target.Name
+		if current.Target.URL != "" && !current.Target.Embedded {
+			name += " (" + current.Target.URL + ")"
+		}
+	}
+	outcome := reports.Judge(report, name)
+	text := outcome.Text()
+	dir := os.Getenv(EnvReportDir)
+	if dir == "" {
+		fmt.Print(text)
+		return
+	}
+	classname := "faultline." + reports.Slug(targetName())
+	if err := reports.WriteJUnit(report, filepath.Join(dir, "junit.xml"), classname); err != nil {
+		ginkgo.Fail("faultline: writing the JUnit report: " + err.Error())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(text), 0o644); err != nil {
+		ginkgo.Fail("faultline: writing the summary: " + err.Error())
+	}
+}

@@ -1,0 +1,137 @@
+package framework
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/faultline-mqtt/faultline/proxy"
+	"github.com/faultline-mqtt/faultline/proxy/wire"
+)
+
+// Target is the broker under test, as every parallel process sees it.
+type Target struct {
+	Name     string // in reports: "embedded", "mosquitto", "127.0.0.1:1883"...
+	URL      string // as given (credentials removed)
+	Upstream proxy.Upstream
+	Username string
+	Password string
+	// Embedded is set when the broker runs inside this test binary.
+	Embedded bool
+	// Defect names the faulty-broker defect in force (self-tests only).
+	Defect string
+}
+
+// targetFromEnv builds the target from the environment. url is the broker
+// URL to use (the embedded broker's, when it was started).
+func targetFromEnv(url string) (Target, error) {
+	up, err := proxy.ParseUpstream(url)
+	if err != nil {
+		return Target{}, fmt.Errorf("%s: %w", EnvBroker, err)
+	}
+	t := Target{URL: up.String(), Upstream: up, Username: os.Getenv(EnvUsername), Password: os.Getenv(EnvPassword)}
+	if u := up.URL.User; u != nil { // credentials in the URL win
+		t.Username = u.Username()
+		if p, ok := u.Password(); ok {
+			t.Password = p
+		}
+	}
+	if up.Scheme() == "ssl" || up.Scheme() == "wss" {
+		cfg, err := tlsFromEnv()
+		if err != nil {
+			return Target{}, err
+		}
+		t.Upstream.TLS = cfg
+	}
+	t.Name = env(EnvBrokerName, up.URL.Host)
+	return t, nil
+}
+
+func tlsFromEnv() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca := os.Getenv(EnvCAFile); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvCAFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s=%s holds no PEM certificate", EnvCAFile, ca)
+		}
+		cfg.RootCAs = pool
+	}
+	cert, key := os.Getenv(EnvClientCert), os.Getenv(EnvClientKey)
+	if cert != "" || key != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", EnvClientCert, EnvClientKey, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// Probe checks that the target speaks MQTT: a real CONNECT answered by a
+// CONNACK that accepts it, within 10 seconds. The error is one line that
+// names the cause.
+func (t Target) Probe(ctx context.Context, clientID string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, _, err := t.Upstream.Dial(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot connect: %v", err)
+	}
+	defer conn.Close()
+	connect := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
+		CleanStart: true, KeepAlive: 10, ClientID: clientID}
+	if t.Username != "" {
+		connect.Username, connect.HasUsername = t.Username, true
+	}
+	if t.Password != "" {
+		connect.Password, connect.HasPassword = []byte(t.Password), true
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = conn.SetDeadline(deadline)
+	if _, err := conn.Write(wire.Encode(connect)); err != nil {
+		return fmt.Errorf("connected, but sending CONNECT failed: %v", err)
+	}
+	b, err := wire.ReadPacket(conn, 1<<16)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return errors.New("connected, but no CONNACK came within 5s of CONNECT (is this an MQTT port?)")
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("the broker closed the connection after CONNECT without sending CONNACK")
+	case err != nil:
+		return fmt.Errorf("connected, but reading CONNACK failed: %v", err)
+	}
+	p, err := wire.Decode(b, wire.V311)
+	if err != nil || p.Type != wire.CONNACK {
+		return fmt.Errorf("the broker answered CONNECT with %s instead of CONNACK", p)
+	}
+	if p.ReasonCode != 0 {
+		hint := ""
+		if p.ReasonCode == 4 || p.ReasonCode == 5 {
+			hint = fmt.Sprintf(" (check %s/%s)", EnvUsername, EnvPassword)
+		}
+		return fmt.Errorf("the broker refused the connection: CONNACK return code 0x%02x %s%s",
+			p.ReasonCode, wire.ReturnCodeText(wire.CONNACK, wire.V311, p.ReasonCode), hint)
+	}
+	_, _ = conn.Write(wire.Encode(wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}}))
+	return nil
+}
+
+// unusable is the one line a run ends with when the target cannot be used.
+func unusable(url string, err error) string {
+	return fmt.Sprintf("faultline: broker %s is not usable: %s", url, strings.TrimSpace(err.Error()))
+}

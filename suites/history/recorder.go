@@ -1,0 +1,163 @@
+package history
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Recorder collects the events of one run. It is safe for concurrent use by
+// many client goroutines. Every event is timestamped when it is recorded.
+type Recorder struct {
+	mu     sync.Mutex
+	base   time.Time
+	now    func() time.Duration
+	events []Event
+}
+
+// NewRecorder returns a recorder whose times are measured on the monotonic
+// clock from now.
+func NewRecorder() *Recorder {
+	base := time.Now()
+	return &Recorder{
+		base: base.Round(0), // strip the monotonic reading from the stored wall time
+		now:  func() time.Duration { return time.Since(base) },
+	}
+}
+
+// NewRecorderWithClock returns a recorder that asks now for the time of each
+// event. now must never go backwards. It is meant for tests and replays.
+func NewRecorderWithClock(now func() time.Duration) *Recorder {
+	return &Recorder{now: now}
+}
+
+// Now returns the recorder's current time.
+func (r *Recorder) Now() time.Duration { return r.now() }
+
+// record stamps e with the time and recording order and appends it. The
+// clock is read under the lock so that recording order and time agree.
+func (r *Recorder) record(e Event) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.At = r.now()
+	e.Seq = int64(len(r.events))
+	r.events = append(r.events, e)
+	return len(r.events) - 1
+}
+
+// Connected records an accepted CONNACK for client: the clean-session flag it
+// connected with and the session-present flag the broker returned.
+func (r *Recorder) Connected(client string, cleanSession, sessionPresent bool) {
+	r.record(Event{Kind: KindConnected, Client: client, CleanSession: cleanSession, SessionPresent: sessionPresent})
+}
+
+// Disconnected records that client ended its connection with DISCONNECT.
+func (r *Recorder) Disconnected(client string) {
+	r.record(Event{Kind: KindDisconnected, Client: client})
+}
+
+// Lost records that client's network connection died. err may be nil.
+func (r *Recorder) Lost(client string, err error) {
+	r.record(Event{Kind: KindLost, Client: client, Err: errString(err)})
+}
+
+// Subscribed records a SUBACK received by client for filter. granted is the
+// return code: the granted QoS, or [Refused].
+func (r *Recorder) Subscribed(client, filter string, requested, granted byte) {
+	r.record(Event{Kind: KindSubscribed, Client: client, Filter: filter, RequestedQoS: requested, GrantedQoS: granted})
+}
+
+// Unsubscribed records an UNSUBACK received by client for filter.
+func (r *Recorder) Unsubscribed(client, filter string) {
+	r.record(Event{Kind: KindUnsubscribed, Client: client, Filter: filter})
+}
+
+// Publish records that client is sending message msgID (unique per run) to
+// topic, and returns the attempt to complete once its fate is known. An
+// attempt that is never completed counts as indeterminate.
+func (r *Recorder) Publish(client, topic, msgID string, qos byte, retain bool) *Attempt {
+	i := r.record(Event{Kind: KindPublish, Client: client, Topic: topic, MsgID: msgID, QoS: qos, Retain: retain})
+	return &Attempt{r: r, i: i}
+}
+
+// Delivered records that client received message msgID on topic with the
+// given QoS, DUP and RETAIN flags.
+func (r *Recorder) Delivered(client, topic, msgID string, qos byte, dup, retain bool) {
+	r.record(Event{Kind: KindDelivered, Client: client, Topic: topic, MsgID: msgID, QoS: qos, Dup: dup, Retain: retain})
+}
+
+// Drained records that the harness has finished waiting for deliveries to
+// client. Missing deliveries are judged lost only for drained subscribers.
+func (r *Recorder) Drained(client string) {
+	r.record(Event{Kind: KindDrained, Client: client})
+}
+
+// History returns a copy of everything recorded so far, sorted by time.
+func (r *Recorder) History() History {
+	r.mu.Lock()
+	events := slices.Clone(r.events)
+	r.mu.Unlock()
+	slices.SortStableFunc(events, func(a, b Event) int {
+		if a.At != b.At {
+			return compare(a.At, b.At)
+		}
+		return compare(a.Seq, b.Seq)
+	})
+	if events == nil {
+		events = []Event{}
+	}
+	return History{Version: FormatVersion, Base: r.base, Events: events}
+}
+
+// Attempt is a publish in flight. Complete it with exactly one of Acked,
+// Failed or Unknown; later calls are ignored. A nil *Attempt ignores all
+// calls.
+type Attempt struct {
+	r *Recorder
+	i int
+}
+
+// Acked records that the publish was acknowledged (PUBACK for QoS 1,
+// PUBCOMP for QoS 2, written to the network for QoS 0).
+func (a *Attempt) Acked() { a.complete(OutcomeAcked, nil) }
+
+// Failed records that the publish was definitely not sent, for example
+// because the client refused it.
+func (a *Attempt) Failed(err error) { a.complete(OutcomeFailed, err) }
+
+// Unknown records that the link died before the acknowledgement: the
+// message may or may not have been delivered.
+func (a *Attempt) Unknown() { a.complete(OutcomeUnknown, nil) }
+
+func (a *Attempt) complete(o Outcome, err error) {
+	if a == nil {
+		return
+	}
+	r := a.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := &r.events[a.i]
+	if e.Outcome != OutcomePending {
+		return
+	}
+	e.Outcome = o
+	e.Done = r.now()
+	e.Err = errString(err)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func compare[T int64 | time.Duration](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,125 @@
+package history
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Rule names. They are stable: dashboards and expectations may refer to them.
+const (
+	RuleQoS0Duplicated       = "qos0-duplicated"
+	RuleQoS1Lost             = "qos1-lost"
+	RuleQoS2Lost             = "qos2-lost"
+	RuleQoS2Duplicated       = "qos2-duplicated"
+	RuleUnexpectedDelivery   = "unexpected-delivery"
+	RuleQoSNotDowngraded     = "qos-not-downgraded"
+	RuleQoSDowngradedTooFar  = "qos-downgraded-too-far"
+	RuleRedeliveryWithoutDup = "redelivery-without-dup"
+	RuleDupOnQoS0            = "dup-on-qos0"
+	RuleOutOfOrder           = "out-of-order"
+)
+
+// Rule describes one guarantee the checker judges.
+type Rule struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Statements  []string `json:"statements"` // MQTT 3.1.1 normative statement ids
+}
+
+var ruleTable = []Rule{
+	{RuleQoS0Duplicated,
+		"a message delivered at QoS 0 reached a subscriber more often than its matching subscriptions allow (at most once each)",
+		[]string{"MQTT-4.3.1-1", "MQTT-3.3.5-1"}},
+	{RuleQoS1Lost,
+		"an acknowledged publish owed at QoS 1 never reached a subscriber entitled to it",
+		[]string{"MQTT-4.3.2-1", "MQTT-4.3.2-2", "MQTT-3.1.2-4", "MQTT-3.1.2-5", "MQTT-4.4.0-1"}},
+	{RuleQoS2Lost,
+		"an acknowledged publish owed at QoS 2 never reached a subscriber entitled to it",
+		[]string{"MQTT-4.3.3-1", "MQTT-4.3.3-2", "MQTT-3.1.2-4", "MQTT-3.1.2-5", "MQTT-4.4.0-1"}},
+	{RuleQoS2Duplicated,
+		"a publish (acknowledged or indeterminate) was delivered at QoS 2 to a subscriber more than once per matching subscription, across reconnects too",
+		[]string{"MQTT-4.3.3-2", "MQTT-4.4.0-1"}},
+	{RuleUnexpectedDelivery,
+		"a subscriber received a message that was never published, whose publish failed, on another topic, before it was sent, without a matching subscription, or marked RETAIN when it was not a retained message sent for a new subscription",
+		[]string{"MQTT-3.1.2-6", "MQTT-3.10.4-2", "MQTT-4.7.2-1", "MQTT-3.3.1-9"}},
+	{RuleQoSNotDowngraded,
+		"a message was delivered at a QoS above min(publish QoS, granted QoS)",
+		[]string{"MQTT-3.8.4-6"}},
+	{RuleQoSDowngradedTooFar,
+		"a message was delivered below min(publish QoS, granted QoS), or no copy reached the maximum QoS of the overlapping matching subscriptions",
+		[]string{"MQTT-3.8.4-6", "MQTT-3.3.5-1"}},
+	{RuleRedeliveryWithoutDup,
+		"a QoS 1 or 2 message was delivered again in the same session with DUP=0 and overlapping subscriptions cannot explain the extra copy",
+		[]string{"MQTT-3.3.1-1", "MQTT-3.3.1-3", "MQTT-4.4.0-1"}},
+	{RuleDupOnQoS0,
+		"a QoS 0 delivery carried DUP=1",
+		[]string{"MQTT-3.3.1-2"}},
+	{RuleOutOfOrder,
+		"messages from one publisher on one topic at one QoS first reached a subscriber in a different order than they were sent",
+		[]string{"MQTT-4.6.0-5", "MQTT-4.6.0-6"}},
+}
+
+// RuleTable returns every rule, in a fixed order.
+func RuleTable() []Rule {
+	out := make([]Rule, len(ruleTable))
+	for i, r := range ruleTable {
+		r.Statements = slices.Clone(r.Statements)
+		out[i] = r
+	}
+	return out
+}
+
+// RuleInfo returns the rule with the given name.
+func RuleInfo(name string) (Rule, bool) {
+	i := ruleIndex(name)
+	if i < 0 {
+		return Rule{}, false
+	}
+	r := ruleTable[i]
+	r.Statements = slices.Clone(r.Statements)
+	return r, true
+}
+
+// RuleNames returns the names of every rule, in table order.
+func RuleNames() []string {
+	names := make([]string, len(ruleTable))
+	for i, r := range ruleTable {
+		names[i] = r.Name
+	}
+	return names
+}
+
+func ruleIndex(name string) int {
+	return slices.IndexFunc(ruleTable, func(r Rule) bool { return r.Name == name })
+}
+
+// Option configures [Check].
+type Option func(*config)
+
+type config struct {
+	only map[string]bool // nil: every rule
+}
+
+func (c *config) enabled(rule string) bool { return c.only == nil || c.only[rule] }
+
+// Rules restricts [Check] to the named rules; several Rules options add up.
+// Without any names it selects every rule. It panics on an unknown name so
+// that a typo cannot silently disable a check.
+func Rules(names ...string) Option {
+	for _, n := range names {
+		if ruleIndex(n) < 0 {
+			panic(fmt.Sprintf("history: unknown rule %q (known: %v)", n, RuleNames()))
+		}
+	}
+	return func(c *config) {
+		if len(names) == 0 {
+			return
+		}
+		if c.only == nil {
+			c.only = make(map[string]bool)
+		}
+		for _, n := range names {
+			c.only[n] = true
+		}
+	}
+}
