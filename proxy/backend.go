@@ -18,15 +18,15 @@ type toxic struct {
 
 // backend is a Toxiproxy server: the embedded one or an external one.
 type backend interface {
-	// create makes a started proxy listening on 127.0.0.1 with the given
-	// toxics already in place (so they apply to its first connection).
-	create(name, upstream string, initial []toxic) (handle, error)
-	// custom reports whether the server knows Faultline's own toxic types.
+	// open makes a started proxy for link l, listening on 127.0.0.1, with
+	// the initial toxics in place before its first connection.
+	open(l *Link, initial []toxic) (handle, error)
+	// custom reports whether the server knows Faultline's MQTT toxic.
 	custom() bool
 	close() error
 }
 
-// handle is one proxy on a backend.
+// handle is one link's proxy on a backend.
 type handle interface {
 	listen() string
 	add(t toxic) error

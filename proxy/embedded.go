@@ -4,16 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"sync"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/stream"
 	"github.com/Shopify/toxiproxy/v2/toxics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	zlog "github.com/rs/zerolog/log"
 )
 
-// embedded is Toxiproxy running in this process: no binary, no HTTP.
+// embedded is Toxiproxy running in this process: no binary, no HTTP. Its
+// toxic engine (the toxic collection and links of each proxy, the toxic
+// registry) carries every byte; Faultline accepts the client connections
+// and dials the broker itself, so it holds both sockets of every
+// connection (a cut can reset either side) and dials any transport (TLS
+// and websockets too) without an extra hop.
 type embedded struct {
 	server *toxiproxy.ApiServer
 }
@@ -30,33 +38,68 @@ func newEmbedded() *embedded {
 
 func (e *embedded) custom() bool { return toxics.New(&toxics.ToxicWrapper{Type: tapType}) != nil }
 
-func (e *embedded) create(name, upstream string, initial []toxic) (handle, error) {
-	p := toxiproxy.NewProxy(e.server, name, "127.0.0.1:0", upstream)
-	if err := e.server.Collection.Add(p, false); err != nil {
-		return nil, err
-	}
-	h := &embeddedProxy{collection: e.server.Collection, p: p}
+func (e *embedded) open(l *Link, initial []toxic) (handle, error) {
+	p := toxiproxy.NewProxy(e.server, l.id, "127.0.0.1:0", l.upstream.String())
+	h := &embeddedProxy{server: e.server, p: p, l: l}
 	for _, t := range initial {
 		if err := h.add(t); err != nil {
-			_ = e.server.Collection.Remove(name)
 			return nil, err
 		}
 	}
-	if err := p.Start(); err != nil {
-		_ = e.server.Collection.Remove(name)
+	if err := h.enable(true); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
 
-func (e *embedded) close() error { return e.server.Collection.Clear() }
+func (e *embedded) close() error { return nil }
 
 type embeddedProxy struct {
-	collection *toxiproxy.ProxyCollection
-	p          *toxiproxy.Proxy
+	server *toxiproxy.ApiServer
+	p      *toxiproxy.Proxy
+	l      *Link
+
+	mu   sync.Mutex
+	ln   net.Listener
+	addr string // kept across Down/Restore so clients reconnect to the same port
 }
 
-func (h *embeddedProxy) listen() string { return h.p.Listen }
+func (h *embeddedProxy) listen() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.addr
+}
+
+func (h *embeddedProxy) serve(ln net.Listener) {
+	for {
+		client, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go h.connect(client)
+	}
+}
+
+// connect dials the broker for one client connection and starts the
+// Toxiproxy links of both directions.
+func (h *embeddedProxy) connect(client net.Conn) {
+	l := h.l
+	broker, raw, err := l.upstream.Dial(context.Background())
+	if err != nil {
+		l.log(Entry{Kind: Event, Note: "could not reach the broker " + l.upstream.String() + ": " + err.Error()})
+		client.Close()
+		return
+	}
+	_ = client.(*net.TCPConn).SetNoDelay(true)
+	l.pairs.begin(client, broker, raw, func(p *pair) {
+		up := &side{Conn: client, p: p, ps: l.pairs}
+		down := &side{Conn: broker, p: p, ps: l.pairs, fromBroker: true}
+		name := fmt.Sprintf("c%d", p.n)
+		// Upstream first: the tap pairs a connection's halves in this order.
+		h.p.Toxics.StartLink(h.server, name+"upstream", up, down, stream.Upstream)
+		h.p.Toxics.StartLink(h.server, name+"downstream", down, up, stream.Downstream)
+	})
+}
 
 func (h *embeddedProxy) add(t toxic) error {
 	body, err := json.Marshal(t)
@@ -75,19 +118,35 @@ func (h *embeddedProxy) remove(name string) error {
 	})
 }
 
+// enable opens or closes the listener: a disabled link refuses new
+// connections (ECONNREFUSED) and its open ones are ended by the caller.
 func (h *embeddedProxy) enable(on bool) error {
-	return bounded("enable proxy", func() error {
-		if on {
-			if h.p.Enabled {
-				return nil
-			}
-			return h.p.Start()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !on {
+		if h.ln != nil {
+			h.ln.Close()
+			h.ln = nil
 		}
-		h.p.Stop()
 		return nil
-	})
+	}
+	if h.ln != nil {
+		return nil
+	}
+	addr := h.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	h.ln, h.addr = ln, ln.Addr().String()
+	go h.serve(ln)
+	return nil
 }
 
 func (h *embeddedProxy) delete() error {
-	return bounded("delete proxy "+h.p.Name, func() error { return h.collection.Remove(h.p.Name) })
+	_ = h.enable(false)
+	return nil
 }

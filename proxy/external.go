@@ -43,17 +43,22 @@ func newExternal(rawURL string) (*external, error) {
 // compiled in, so packet-level faults run in the gateway instead.
 func (e *external) custom() bool { return false }
 
-func (e *external) create(name, upstream string, initial []toxic) (handle, error) {
-	var p *toxiclient.Proxy
-	err := bounded("create proxy "+name, func() error {
-		var err error
-		p, err = e.client.CreateProxy(name, "127.0.0.1:0", upstream)
-		return err
-	})
+func (e *external) open(l *Link, initial []toxic) (handle, error) {
+	g, err := startGateway(l)
 	if err != nil {
 		return nil, err
 	}
-	h := &externalProxy{p: p}
+	var p *toxiclient.Proxy
+	err = bounded("create proxy "+l.id, func() error {
+		var err error
+		p, err = e.client.CreateProxy(l.id, "127.0.0.1:0", g.addr())
+		return err
+	})
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	h := &externalProxy{p: p, g: g}
 	// The HTTP API cannot create a proxy with its toxics in one step:
 	// disable it, add them, enable it, so no connection slips past them.
 	if len(initial) > 0 {
@@ -77,7 +82,10 @@ func (e *external) create(name, upstream string, initial []toxic) (handle, error
 
 func (e *external) close() error { return nil }
 
-type externalProxy struct{ p *toxiclient.Proxy }
+type externalProxy struct {
+	p *toxiclient.Proxy
+	g *gateway
+}
 
 func (h *externalProxy) listen() string { return h.p.Listen }
 
@@ -102,5 +110,6 @@ func (h *externalProxy) enable(on bool) error {
 }
 
 func (h *externalProxy) delete() error {
+	defer h.g.close()
 	return bounded("delete proxy "+h.p.Name, func() error { return h.p.Delete() })
 }

@@ -10,13 +10,14 @@ import (
 // Link is one client's own path to the broker. Faults on it touch no other
 // client. Faults apply to connections already open and to new ones.
 type Link struct {
-	name  string
-	id    string
-	srv   *Server
-	h     handle
-	gw    *gateway
-	tap   *tap
-	trace *Trace
+	name     string
+	id       string
+	srv      *Server
+	upstream Upstream
+	h        handle
+	pairs    *pairs
+	tap      *tap
+	trace    *Trace
 
 	mu     sync.Mutex
 	toxics []string // names of Toxiproxy toxics added, oldest first
@@ -35,6 +36,11 @@ func (l *Link) Trace() *Trace { return l.trace }
 
 func (l *Link) note(format string, args ...any) {
 	l.trace.add(Entry{Link: l.name, Kind: Injected, Note: fmt.Sprintf(format, args...)})
+}
+
+func (l *Link) log(e Entry) {
+	e.Link = l.name
+	l.trace.add(e)
 }
 
 // Arm sets a cut that fires when the traffic reaches its point: before,
@@ -74,11 +80,11 @@ func (l *Link) mustArm(c Cut) *Fault {
 // Disarm withdraws a cut that has not fired and reports whether it had.
 func (l *Link) Disarm(f *Fault) bool { return l.tap.disarm(f) }
 
-// Cut ends the link's open connections now: the broker gets a TCP RST, the
-// client sees its connection close. New connections are let through.
+// Cut ends the link's open connections now with a TCP RST to both the
+// client and the broker. New connections are let through.
 func (l *Link) Cut() {
 	l.tap.endAll()
-	n := l.gw.endConns(nil, Reset)
+	n := l.pairs.end(nil, Reset)
 	l.note("reset now: %d open connection(s) cut", n)
 }
 
@@ -138,10 +144,10 @@ func (l *Link) Down() error {
 	l.down = true
 	l.mu.Unlock()
 	l.tap.endAll()
-	n := l.gw.endConns(nil, Reset)
 	if err := l.h.enable(false); err != nil {
 		return fmt.Errorf("link %s: %w", l.name, err)
 	}
+	n := l.pairs.end(nil, Reset)
 	l.note("down: %d open connection(s) reset, new connections refused", n)
 	return nil
 }
@@ -165,7 +171,7 @@ func (l *Link) Restore() error {
 	l.tap.cuts = nil
 	l.tap.mu.Unlock()
 	if dark := l.tap.setBlackhole(false); len(dark) > 0 {
-		l.gw.endConns(dark, Reset)
+		l.pairs.end(dark, Reset)
 	}
 	if down {
 		if err := l.h.enable(true); err != nil {
@@ -183,7 +189,7 @@ func (l *Link) Restore() error {
 func (l *Link) Close() error {
 	l.srv.forget(l)
 	err := l.h.delete()
-	l.gw.close()
+	l.pairs.close()
 	unregisterTap(l.id)
 	return err
 }

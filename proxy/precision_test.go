@@ -149,7 +149,7 @@ func arm(t *testing.T, l *proxy.Link, c proxy.Cut) *proxy.Fault {
 }
 
 // speaker is a broker stand-in that writes a stream to each connection
-// as soon as it is accepted.
+// once the client has said something (as a broker answers CONNECT).
 func speaker(t *testing.T, data []byte, write writer) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -164,6 +164,10 @@ func speaker(t *testing.T, data []byte, write writer) string {
 				return
 			}
 			go func() {
+				if _, err := c.Read(make([]byte, 1)); err != nil {
+					c.Close()
+					return
+				}
 				write(c, data)
 				readFor(c, 10*time.Second)
 				c.Close()
@@ -200,6 +204,7 @@ func TestCutsFromTheBrokerLandExactly(t *testing.T) {
 					}
 					f := arm(t, l, tc.cut)
 					c := dialLink(t, l)
+					c.Write([]byte{0})
 					got, err := readFor(c, 5*time.Second)
 					if !bytes.Equal(got, s.bytes[:tc.want]) || isOpen(err) {
 						t.Fatalf("%s (%d), %s, run %d: client got %d bytes then %v; want %d then the end\n%s",

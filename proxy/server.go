@@ -63,29 +63,19 @@ func (s *Server) Link(name string) (*Link, error) {
 	id := fmt.Sprintf("faultline-%s-%d-%s", s.id, s.seq, unsafeName.ReplaceAllString(name, "_"))
 	s.mu.Unlock()
 
-	trace := newTrace()
-	l := &Link{name: name, id: id, srv: s, trace: trace}
-	custom := s.b.custom()
-	l.tap = newTap(name, trace, func(n int, st Style) { l.gw.mark(n, st) })
-	gw, err := startGateway(s.up, l.tap, !custom, func(e Entry) {
-		e.Link = name
-		trace.add(e)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("link %s: gateway: %w", name, err)
-	}
-	l.gw = gw
+	l := &Link{name: name, id: id, srv: s, upstream: s.up, trace: newTrace()}
+	l.tap = newTap(name, l.trace, func(n int, st Style) { l.pairs.mark(n, st) })
+	l.pairs = newPairs(l.log, l.tap.isDark)
 	var initial []toxic
-	if custom {
+	if s.b.custom() {
 		registerTap(id, l.tap)
 		for _, stream := range []string{"upstream", "downstream"} {
 			initial = append(initial, toxic{Name: "mqtt_" + stream, Type: tapType, Stream: stream, Toxicity: 1,
 				Attributes: map[string]any{"link": id, "dir": stream}})
 		}
 	}
-	h, err := s.b.create(id, gw.addr(), initial)
+	h, err := s.b.open(l, initial)
 	if err != nil {
-		gw.close()
 		unregisterTap(id)
 		return nil, fmt.Errorf("link %s: %w", name, err)
 	}

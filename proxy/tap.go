@@ -76,6 +76,7 @@ type tapHalf struct {
 	cutPos   int64
 
 	out      []byte
+	decoded  int    // bytes of out already fed to the decoder
 	dropping string // why bytes being decoded vanished; "" while they pass
 	skip     bool   // the next decoded frame was already logged as Partial
 }
@@ -183,8 +184,9 @@ func (t *tap) isDark(n int) bool {
 func (h *tapHalf) feed(data []byte) (out []byte, end bool) {
 	h.t.mu.Lock()
 	defer h.t.mu.Unlock()
-	h.out = nil
+	h.out, h.decoded = nil, 0
 	h.process(data)
+	h.flush()
 	return h.out, h.c.ended
 }
 
@@ -192,11 +194,12 @@ func (h *tapHalf) feed(data []byte) (out []byte, end bool) {
 func (h *tapHalf) eof() []byte {
 	h.t.mu.Lock()
 	defer h.t.mu.Unlock()
-	h.out = nil
+	h.out, h.decoded = nil, 0
 	if h.holding && len(h.hdr) > 0 && !h.c.ended {
 		h.holding = false
 		h.emit(h.hdr)
 	}
+	h.flush()
 	return h.out
 }
 
@@ -364,7 +367,6 @@ func (h *tapHalf) emit(b []byte) bool {
 		}
 		if lim > 0 {
 			h.out = append(h.out, b[:lim]...)
-			h.decode(b[:lim])
 			h.fwd += int64(lim)
 			for _, f := range h.t.cuts {
 				if !f.done && f.cut.bytes >= 0 && f.cut.dir == h.dir {
@@ -390,6 +392,7 @@ func (h *tapHalf) emit(b []byte) bool {
 
 // fire carries out f at the current position.
 func (h *tapHalf) fire(f *Fault) {
+	h.flush()
 	f.done = true
 	h.t.removeCut(f)
 	if h.target == f {
@@ -423,13 +426,19 @@ func (h *tapHalf) drop(b []byte, why string) {
 	if len(b) == 0 {
 		return
 	}
+	h.flush()
 	h.dropping = why
-	h.decode(b)
+	h.dec.Feed(b, h.record)
 	h.dropping = ""
 }
 
-func (h *tapHalf) decode(b []byte) {
-	h.dec.Feed(b, h.record)
+// flush decodes the bytes passed on since the last flush, for the trace:
+// once per chunk rather than once per emitted piece.
+func (h *tapHalf) flush() {
+	if h.decoded < len(h.out) {
+		h.dec.Feed(h.out[h.decoded:], h.record)
+		h.decoded = len(h.out)
+	}
 }
 
 func (h *tapHalf) record(f wire.Frame) {

@@ -44,29 +44,34 @@ type Entry struct {
 // directions and the faults injected. Safe for concurrent use.
 type Trace struct {
 	mu        sync.Mutex
-	entries   []Entry
+	chunks    [][]Entry // filled in order; appending never moves entries
 	elided    int
-	max       int
 	observers []func(Entry)
 }
 
-// maxEntries bounds a link's trace; beyond it the oldest packets go.
-const maxEntries = 20000
+// A trace keeps at most maxChunks chunks of chunkSize entries; beyond that
+// the oldest chunk goes.
+const (
+	chunkSize = 512
+	maxChunks = 32
+)
 
-func newTrace() *Trace { return &Trace{max: maxEntries} }
+func newTrace() *Trace { return &Trace{} }
 
 func (t *Trace) add(e Entry) {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
 	t.mu.Lock()
-	if len(t.entries) >= t.max {
-		// Shed the oldest half of the log.
-		keep := t.entries[len(t.entries)/2:]
-		t.elided += len(t.entries) - len(keep)
-		t.entries = append(t.entries[:0:0], keep...)
+	if n := len(t.chunks); n == 0 || len(t.chunks[n-1]) == chunkSize {
+		if n == maxChunks {
+			t.elided += chunkSize
+			t.chunks = append(t.chunks[:0], t.chunks[1:]...)
+		}
+		t.chunks = append(t.chunks, make([]Entry, 0, chunkSize))
 	}
-	t.entries = append(t.entries, e)
+	last := &t.chunks[len(t.chunks)-1]
+	*last = append(*last, e)
 	observers := t.observers
 	t.mu.Unlock()
 	for _, o := range observers {
@@ -87,7 +92,22 @@ func (t *Trace) Observe(o func(Entry)) {
 func (t *Trace) Entries() []Entry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return append([]Entry(nil), t.entries...)
+	n := 0
+	for _, c := range t.chunks {
+		n += len(c)
+	}
+	out := make([]Entry, 0, n)
+	for _, c := range t.chunks {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// Elided is how many of the oldest entries were dropped to bound memory.
+func (t *Trace) Elided() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.elided
 }
 
 // Packets returns the packets that crossed the link whole in dir, in order.

@@ -1,0 +1,222 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// pair is one client connection and the broker connection it leads to.
+// Faultline owns both sockets, so a cut can end either side with a RST.
+type pair struct {
+	n         int
+	client    net.Conn
+	clientRaw *net.TCPConn
+	broker    net.Conn // possibly TLS or websocket over brokerRaw
+	brokerRaw *net.TCPConn
+
+	mu      sync.Mutex
+	reset   bool // closes send RSTs (SO_LINGER 0 on both sockets)
+	ended   bool
+	closes  int           // sides closed through Toxiproxy
+	release chan struct{} // closed when a close held back by a blackhole may go on
+}
+
+func newPair(n int, client, broker net.Conn, brokerRaw *net.TCPConn) *pair {
+	p := &pair{n: n, client: client, broker: broker, brokerRaw: brokerRaw, release: make(chan struct{})}
+	p.clientRaw, _ = client.(*net.TCPConn)
+	return p
+}
+
+// resetOnClose makes every later close of the pair's sockets a RST, also
+// the closes Toxiproxy makes when a toxic ends the link.
+func (p *pair) resetOnClose() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.reset {
+		return
+	}
+	p.reset = true
+	for _, c := range []*net.TCPConn{p.clientRaw, p.brokerRaw} {
+		if c != nil {
+			_ = c.SetLinger(0)
+		}
+	}
+}
+
+// end closes both sides: with Reset each side gets a TCP RST (and a TLS
+// broker connection no close_notify); otherwise a FIN.
+func (p *pair) end(s Style) {
+	if s == Reset {
+		p.resetOnClose()
+	}
+	p.mu.Lock()
+	if p.ended {
+		p.mu.Unlock()
+		return
+	}
+	p.ended = true
+	reset := p.reset
+	close(p.release)
+	p.mu.Unlock()
+	if reset && p.brokerRaw != nil {
+		p.brokerRaw.Close()
+	} else {
+		p.broker.Close()
+	}
+	p.client.Close()
+}
+
+func (p *pair) isEnded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ended
+}
+
+// pairs numbers a link's connections and keeps the open ones.
+type pairs struct {
+	log  func(Entry)
+	dark func(n int) bool // is connection n blackholed now?
+
+	start sync.Mutex // serialises the start of connections: numbers match the tap's
+	next  int
+
+	mu    sync.Mutex
+	open  map[int]*pair
+	marks map[int]Style // styles for connections not registered yet
+	done  bool
+}
+
+func newPairs(log func(Entry), dark func(int) bool) *pairs {
+	return &pairs{log: log, dark: dark, open: map[int]*pair{}, marks: map[int]Style{}}
+}
+
+// begin registers a connection under the next number and runs start (which
+// must create the connection's tap halves) while no other connection
+// starts. It returns false when the link is closing.
+func (ps *pairs) begin(client, broker net.Conn, brokerRaw *net.TCPConn, start func(p *pair)) (*pair, bool) {
+	ps.start.Lock()
+	defer ps.start.Unlock()
+	ps.next++
+	p := newPair(ps.next, client, broker, brokerRaw)
+	ps.mu.Lock()
+	if ps.done {
+		ps.mu.Unlock()
+		p.end(Reset)
+		return nil, false
+	}
+	ps.open[p.n] = p
+	s, marked := ps.marks[p.n]
+	delete(ps.marks, p.n)
+	ps.mu.Unlock()
+	if marked && s == Reset {
+		p.resetOnClose()
+	}
+	start(p)
+	return p, true
+}
+
+// mark says how connection n must end once a cut has fired on it.
+func (ps *pairs) mark(n int, s Style) {
+	ps.mu.Lock()
+	p := ps.open[n]
+	if p == nil {
+		ps.marks[n] = s
+	}
+	ps.mu.Unlock()
+	if p != nil && s == Reset {
+		p.resetOnClose()
+	}
+}
+
+// end ends the given connections (all when ns is nil) with style s and
+// reports how many were open.
+func (ps *pairs) end(ns []int, s Style) int {
+	ps.mu.Lock()
+	var todo []*pair
+	if ns == nil {
+		for _, p := range ps.open {
+			todo = append(todo, p)
+		}
+	} else {
+		for _, n := range ns {
+			if p := ps.open[n]; p != nil {
+				todo = append(todo, p)
+			}
+		}
+	}
+	for _, p := range todo {
+		delete(ps.open, p.n)
+	}
+	ps.mu.Unlock()
+	for _, p := range todo {
+		p.end(s)
+	}
+	return len(todo)
+}
+
+// finished forgets a connection whose both sides are closed.
+func (ps *pairs) finished(p *pair) {
+	ps.mu.Lock()
+	delete(ps.open, p.n)
+	ps.mu.Unlock()
+}
+
+func (ps *pairs) close() {
+	ps.mu.Lock()
+	ps.done = true
+	ps.mu.Unlock()
+	ps.end(nil, Reset)
+}
+
+// side is one socket of a pair as Toxiproxy reads it. It notes who closed
+// the connection first, and while the link is blackholed it holds back a
+// close by the broker, as a pulled cable would: the client is not told.
+type side struct {
+	net.Conn
+	p          *pair
+	ps         *pairs
+	fromBroker bool
+}
+
+func (s *side) Read(b []byte) (int, error) {
+	n, err := s.Conn.Read(b)
+	if err == nil || s.p.isEnded() || errors.Is(err, net.ErrClosed) {
+		return n, err // a socket closed here is no news
+	}
+	switch {
+	case s.fromBroker && s.ps.dark(s.p.n):
+		s.ps.log(Entry{Conn: s.p.n, Kind: Event, Note: "broker closed the connection (the client is not told: the link is blackholed)"})
+		<-s.p.release
+	case s.fromBroker:
+		s.ps.log(Entry{Conn: s.p.n, Kind: Event, Note: "broker closed the connection" + reason(err)})
+	default:
+		s.ps.log(Entry{Conn: s.p.n, Kind: Event, Note: "client closed the connection" + reason(err)})
+	}
+	return n, err
+}
+
+// Close closes the socket; once both sides are closed the pair is done.
+func (s *side) Close() error {
+	err := s.Conn.Close()
+	s.p.mu.Lock()
+	s.p.closes++
+	done := s.p.closes == 2
+	if done && !s.p.ended {
+		s.p.ended = true
+		close(s.p.release)
+	}
+	s.p.mu.Unlock()
+	if done {
+		s.ps.finished(s.p)
+	}
+	return err
+}
+
+func reason(err error) string {
+	if errors.Is(err, io.EOF) {
+		return ""
+	}
+	return ": " + err.Error()
+}
