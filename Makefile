@@ -20,11 +20,12 @@ GO_SRC := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 GINKGO_RUN = $(GINKGO) run -p --procs=$(PROCS) --timeout=15m --poll-progress-after=60s \
 	--fail-on-pending --fail-on-empty $(if $(LABELS),--label-filter='$(LABELS)')
 
-.PHONY: conformance test unit help clean
+.PHONY: conformance test bench help clean
 
 help:
 	@echo "make conformance   run every suite against MQTT_BROKER (default: the embedded broker); LABELS=... narrows it"
 	@echo "make test          Faultline's own tests: unit tests, the suites on the embedded broker, the faulty-broker matrix"
+	@echo "make bench         decoder throughput and the link's latency overhead (QoS 1 round trips, proxied vs direct)"
 
 $(SUITE): $(GO_SRC)
 	@mkdir -p bin
@@ -52,6 +53,19 @@ test: $(SUITE) $(TALLY)
 	cat reports/test/summary.txt; \
 	$(TALLY) reports/test/*.json || rc=1; \
 	exit $$rc
+
+## bench: speed figures. The raw client shows the link's own cost; the paho
+## client is what the specs use.
+bench:
+	@echo "== MQTT decoder (proxy/wire): throughput"
+	@go test -run '^$$' -bench 'BenchmarkStream|BenchmarkDecode' -benchmem ./proxy/wire | awk '/^Benchmark/ {printf "  %-28s %10s MB/s  %8s ns/op\n", $$1, $$5, $$3}'
+	@echo "== the tap (decode + trace) per QoS 1 PUBLISH"
+	@go test -run '^$$' -bench 'BenchmarkTapFeed' -benchmem ./proxy | awk '/^Benchmark/ {printf "  %-28s %10s ns/op  %s allocs/op\n", $$1, $$3, $$(NF-1)}'
+	@echo "== QoS 1 PUBLISH→PUBACK round trip on the embedded broker: direct vs through a link (median and p99, µs)"
+	@go test -run '^$$' -bench 'QoS1RoundTrip' -benchtime 30000x -count 3 ./proxy | awk '/^Benchmark/ { \
+		for (i = 5; i < NF; i += 2) m[$$(i+1)] = $$i; \
+		printf "  %-30s direct %6.1f / %6.1f   proxied %6.1f / %6.1f   ratio p50 %.2fx  p99 %.2fx\n", $$1, \
+			m["direct-p50-µs"], m["direct-p99-µs"], m["proxied-p50-µs"], m["proxied-p99-µs"], m["p50-ratio"], m["p99-ratio"] }'
 
 clean:
 	rm -rf bin reports/test reports/junit.xml reports/summary.txt reports/report.json

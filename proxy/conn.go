@@ -83,9 +83,10 @@ type pairs struct {
 	next  int
 
 	mu    sync.Mutex
-	open  map[int]*pair
-	marks map[int]Style // styles for connections not registered yet
-	done  bool
+	open    map[int]*pair
+	marks   map[int]Style // styles for connections not registered yet
+	refused bool          // the link is down: connections that get this far are reset
+	done    bool
 }
 
 func newPairs(log func(Entry), dark func(int) bool) *pairs {
@@ -101,7 +102,7 @@ func (ps *pairs) begin(client, broker net.Conn, brokerRaw *net.TCPConn, start fu
 	ps.next++
 	p := newPair(ps.next, client, broker, brokerRaw)
 	ps.mu.Lock()
-	if ps.done {
+	if ps.done || ps.refused {
 		ps.mu.Unlock()
 		p.end(Reset)
 		return nil, false
@@ -115,6 +116,14 @@ func (ps *pairs) begin(client, broker net.Conn, brokerRaw *net.TCPConn, start fu
 	}
 	start(p)
 	return p, true
+}
+
+// refuse makes connections that are still starting fail (the link is
+// down), or lets them through again.
+func (ps *pairs) refuse(on bool) {
+	ps.mu.Lock()
+	ps.refused = on
+	ps.mu.Unlock()
 }
 
 // mark says how connection n must end once a cut has fired on it.

@@ -70,7 +70,13 @@ func pipe(dst, src *side, h *tapHalf) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && h.pass(buf[:n]) {
+			_, werr := dst.Conn.Write(buf[:n])
+			h.settle() // before buf is read into again
+			if werr != nil {
+				return
+			}
+		} else if n > 0 {
 			out, end := h.feed(buf[:n])
 			if len(out) > 0 {
 				if _, werr := dst.Conn.Write(out); werr != nil {

@@ -144,6 +144,7 @@ func (l *Link) Down() error {
 	l.down = true
 	l.mu.Unlock()
 	l.tap.endAll()
+	l.pairs.refuse(true)
 	if err := l.h.enable(false); err != nil {
 		return fmt.Errorf("link %s: %w", l.name, err)
 	}
@@ -174,6 +175,7 @@ func (l *Link) Restore() error {
 		l.pairs.end(dark, Reset)
 	}
 	if down {
+		l.pairs.refuse(false)
 		if err := l.h.enable(true); err != nil {
 			errs = append(errs, err.Error())
 		}

@@ -65,6 +65,7 @@ func (s *Server) Link(name string) (*Link, error) {
 
 	l := &Link{name: name, id: id, srv: s, upstream: s.up, trace: newTrace()}
 	l.tap = newTap(name, l.trace, func(n int, st Style) { l.pairs.mark(n, st) })
+	l.trace.sync = l.tap.settleAll
 	l.pairs = newPairs(l.log, l.tap.isDark)
 	var initial []toxic
 	if s.b.custom() {

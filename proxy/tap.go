@@ -75,10 +75,19 @@ type tapHalf struct {
 	target   *Fault
 	cutPos   int64
 
+	pending []chunk   // passed on the fast path, not yet framed and decoded
+	now     time.Time // when the bytes being decoded passed; zero: now
+
 	out      []byte
 	decoded  int    // bytes of out already fed to the decoder
 	dropping string // why bytes being decoded vanished; "" while they pass
 	skip     bool   // the next decoded frame was already logged as Partial
+}
+
+// chunk is a piece of the stream that passed on the fast path.
+type chunk struct {
+	data []byte
+	at   time.Time
 }
 
 func newTap(link string, trace *Trace, onEnd func(int, Style)) *tap {
@@ -116,6 +125,7 @@ func (t *tap) arm(c Cut) (*Fault, error) {
 	}
 	f := &Fault{cut: c, left: c.bytes, fired: make(chan struct{})}
 	t.mu.Lock()
+	t.catchUp() // bytes that passed before the cut was armed are not its to count
 	t.cuts = append(t.cuts, f)
 	t.mu.Unlock()
 	return f, nil
@@ -142,6 +152,7 @@ func (t *tap) removeCut(f *Fault) {
 func (t *tap) endAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.catchUp()
 	for _, c := range t.conns {
 		c.ended = true
 	}
@@ -153,6 +164,7 @@ func (t *tap) endAll() {
 func (t *tap) setBlackhole(on bool) []int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.catchUp()
 	was := t.blackhole
 	t.blackhole = on
 	if on {
@@ -179,11 +191,75 @@ func (t *tap) isDark(n int) bool {
 	return !c.ended && (c.dark || t.blackhole)
 }
 
+// pass is the fast path, taken when nothing armed on the link can change
+// what passes in this direction: the chunk goes on untouched, and is framed
+// and decoded for the trace right after (settle), off the latency path.
+// The caller must pass data on, then call settle.
+func (h *tapHalf) pass(data []byte) bool {
+	h.t.mu.Lock()
+	defer h.t.mu.Unlock()
+	if !h.quick() {
+		return false
+	}
+	h.pending = append(h.pending, chunk{data: data, at: time.Now()})
+	return true
+}
+
+// quick says whether the fast path is safe now.
+func (h *tapHalf) quick() bool {
+	if h.c.ended || h.c.dark || h.t.blackhole || h.holding || h.target != nil {
+		return false
+	}
+	for _, f := range h.t.cuts {
+		if !f.done && f.cut.dir == h.dir {
+			return false
+		}
+	}
+	return true
+}
+
+// settle frames and decodes what passed on the fast path.
+func (h *tapHalf) settle() {
+	h.t.mu.Lock()
+	defer h.t.mu.Unlock()
+	h.catchUp()
+}
+
+func (h *tapHalf) catchUp() {
+	for i, c := range h.pending {
+		h.pending[i] = chunk{}
+		h.out, h.decoded, h.now = nil, 0, c.at
+		h.process(c.data)
+		h.flush()
+	}
+	h.pending, h.out, h.now = h.pending[:0], nil, time.Time{}
+}
+
+// catchUp settles every half of the tap: state that decides what passes
+// must not change under bytes that have already passed.
+func (t *tap) catchUp() {
+	for _, c := range t.conns {
+		for _, h := range c.halves {
+			if h != nil && len(h.pending) > 0 {
+				h.catchUp()
+			}
+		}
+	}
+}
+
+// settleAll settles every half; traces call it before they are read.
+func (t *tap) settleAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.catchUp()
+}
+
 // feed takes a chunk the half received and returns the bytes to pass on,
 // and whether the connection must end now.
 func (h *tapHalf) feed(data []byte) (out []byte, end bool) {
 	h.t.mu.Lock()
 	defer h.t.mu.Unlock()
+	h.t.catchUp()
 	h.out, h.decoded = nil, 0
 	h.process(data)
 	h.flush()
@@ -194,6 +270,7 @@ func (h *tapHalf) feed(data []byte) (out []byte, end bool) {
 func (h *tapHalf) eof() []byte {
 	h.t.mu.Lock()
 	defer h.t.mu.Unlock()
+	h.t.catchUp()
 	h.out, h.decoded = nil, 0
 	if h.holding && len(h.hdr) > 0 && !h.c.ended {
 		h.holding = false
@@ -393,6 +470,7 @@ func (h *tapHalf) emit(b []byte) bool {
 // fire carries out f at the current position.
 func (h *tapHalf) fire(f *Fault) {
 	h.flush()
+	h.t.catchUp() // the other direction's passed bytes are in the trace before the fault
 	f.done = true
 	h.t.removeCut(f)
 	if h.target == f {
@@ -457,7 +535,7 @@ func (h *tapHalf) record(f wire.Frame) {
 			other.dec.Version = f.ProtocolLevel
 		}
 	}
-	e := Entry{Link: t.link, Conn: h.c.n, Dir: h.dir, Kind: Passed, Packet: f.Packet}
+	e := Entry{At: h.now, Link: t.link, Conn: h.c.n, Dir: h.dir, Kind: Passed, Packet: f.Packet}
 	if h.dropping != "" {
 		e.Kind, e.Note = Dropped, h.dropping
 	}

@@ -57,6 +57,11 @@ func (t *mqttToxic) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
+			if h.pass(c.Data) {
+				stub.Output <- c
+				h.settle()
+				continue
+			}
 			out, end := h.feed(c.Data)
 			if len(out) > 0 {
 				stub.Output <- &stream.StreamChunk{Data: out, Timestamp: c.Timestamp}

@@ -47,6 +47,9 @@ type Trace struct {
 	chunks    [][]Entry // filled in order; appending never moves entries
 	elided    int
 	observers []func(Entry)
+	// sync brings the trace up to date before it is read (the tap decodes
+	// some bytes just after they pass).
+	sync func()
 }
 
 // A trace keeps at most maxChunks chunks of chunkSize entries; beyond that
@@ -81,7 +84,7 @@ func (t *Trace) add(e Entry) {
 
 // Observe calls o with every entry added from now on, as it is added:
 // when a packet crosses the link. o must be quick and must not call into
-// the link.
+// the link or read the trace.
 func (t *Trace) Observe(o func(Entry)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -90,6 +93,9 @@ func (t *Trace) Observe(o func(Entry)) {
 
 // Entries returns a copy of the entries so far.
 func (t *Trace) Entries() []Entry {
+	if t.sync != nil {
+		t.sync()
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
