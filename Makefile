@@ -20,11 +20,12 @@ GO_SRC := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 GINKGO_RUN = $(GINKGO) run -p --procs=$(PROCS) --timeout=15m --poll-progress-after=60s \
 	--fail-on-pending --fail-on-empty $(if $(LABELS),--label-filter='$(LABELS)')
 
-.PHONY: conformance test bench help clean
+.PHONY: conformance test bench spec-coverage help clean
 
 help:
 	@echo "make conformance   run every suite against MQTT_BROKER (default: the embedded broker); LABELS=... narrows it"
 	@echo "make test          Faultline's own tests: unit tests, the suites on the embedded broker, the faulty-broker matrix"
+	@echo "make spec-coverage which MQTT 3.1.1 statements the specs cover (covered / checkable / total)"
 	@echo "make bench         decoder throughput and the link's latency overhead (QoS 1 round trips, proxied vs direct)"
 
 $(SUITE): $(GO_SRC)
@@ -53,6 +54,12 @@ test: $(SUITE) $(TALLY)
 	cat reports/test/summary.txt; \
 	$(TALLY) reports/test/*.json || rc=1; \
 	exit $$rc
+
+## spec-coverage: statements covered by the specs' labels (a dry run).
+spec-coverage: $(SUITE)
+	@mkdir -p reports/coverage-run
+	@cd reports/coverage-run && ../../$(SUITE) -ginkgo.dry-run -ginkgo.json-report=specs.json >/dev/null
+	@go run ./reports/coverage reports/coverage-run/specs.json
 
 ## bench: speed figures. The raw client shows the link's own cost; the paho
 ## client is what the specs use.

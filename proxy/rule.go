@@ -65,6 +65,9 @@ func (m Match) needsIdentity() bool { return m.PacketID != 0 || m.Topic != "" }
 
 func (m Match) typeMatches(t wire.Type) bool { return m.Type == 0 || m.Type == t }
 
+// Matches says whether packet p is one m selects.
+func (m Match) Matches(p wire.Packet) bool { return m.matches(p) }
+
 func (m Match) matches(p wire.Packet) bool {
 	switch {
 	case !m.typeMatches(p.Type):

@@ -49,7 +49,7 @@ func Shape(report types.Report) types.Report {
 				s.LeafNodeText = "[" + s.LeafNodeType.String() + "]"
 			}
 		}
-		if s.Failed() {
+		if s.Failed() || strings.HasPrefix(s.Failure.Message, DeviationPrefix) {
 			if trace := entry(s, TraceEntry); trace != "" {
 				s.CapturedStdOutErr += "wire trace (client names, time since the spec began):\n" + trace
 			}

@@ -13,6 +13,11 @@ import (
 // failure or a pass.
 const UnsupportedPrefix = "not supported by this broker: "
 
+// DeviationPrefix starts the skip message of a spec whose failure the
+// broker's profile declares as a known deviation: reported as such, never
+// as a pass.
+const DeviationPrefix = "known deviation "
+
 // StatementLabel is the label key of MQTT normative statement ids.
 const StatementLabel = "spec"
 
@@ -23,6 +28,7 @@ const (
 	Pass        Verdict = "pass"
 	Fail        Verdict = "FAIL"
 	Unsupported Verdict = "not supported"
+	Deviation   Verdict = "known deviation"
 	Skipped     Verdict = "skipped"
 )
 
@@ -80,6 +86,9 @@ func Judge(report types.Report, target string) Outcome {
 		case s.State.Is(types.SpecStateSkipped) && strings.HasPrefix(s.Failure.Message, UnsupportedPrefix):
 			r.Verdict = Unsupported
 			r.Message = strings.TrimPrefix(firstLine(s.Failure.Message), UnsupportedPrefix)
+		case s.State.Is(types.SpecStateSkipped) && strings.HasPrefix(s.Failure.Message, DeviationPrefix):
+			r.Verdict = Deviation
+			r.Message = strings.TrimPrefix(s.Failure.Message, DeviationPrefix)
 		case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
 			r.Verdict = Skipped
 		default:
@@ -118,11 +127,16 @@ func firstLine(s string) string {
 // any spec, its last line is the one reason.
 func (o Outcome) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nFaultline against %s: %d passed, %d failed, %d not supported, %d skipped (%.1fs)\n",
-		o.Target, o.Count(Pass), o.Count(Fail), o.Count(Unsupported), o.Count(Skipped), o.Duration.Seconds())
+	fmt.Fprintf(&b, "\nFaultline against %s: %d passed, %d failed, %d known deviations, %d not supported, %d skipped (%.1fs)\n",
+		o.Target, o.Count(Pass), o.Count(Fail), o.Count(Deviation), o.Count(Unsupported), o.Count(Skipped), o.Duration.Seconds())
 	for _, r := range o.Results {
 		if r.Verdict == Fail {
 			fmt.Fprintf(&b, "  FAIL           %s%s\n                 %s\n", r.Name, ids(r.Statements), r.Message)
+		}
+	}
+	for _, r := range o.Results {
+		if r.Verdict == Deviation {
+			fmt.Fprintf(&b, "  DEVIATION      %s%s\n                 %s\n", r.Name, ids(r.Statements), indent(r.Message))
 		}
 	}
 	for _, r := range o.Results {
@@ -142,3 +156,5 @@ func ids(s []string) string {
 	}
 	return " [" + strings.Join(s, " ") + "]"
 }
+
+func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n                 ") }

@@ -21,13 +21,13 @@ var _ = Describe("QoS delivery", Label("qos"), func() {
 
 			Expect(pub.Publish(ctx, topic, publishQoS, payload)).To(Succeed())
 
-			Eventually(sub.Payloads).WithContext(ctx).Should(ContainElement(payload), f.Trace)
+			Eventually(sub.Payloads).WithContext(ctx).Should(ContainElement(payload))
 			want := min(publishQoS, subscribeQoS)
 			Expect(sub.Received()).To(HaveEach(HaveField("QoS", want)),
-				"delivered QoS must be min(publish QoS %d, granted QoS %d) = %d\n%s", publishQoS, subscribeQoS, want, f.Trace())
-			Expect(sub.Received()).To(HaveEach(HaveField("Payload", payload)), f.Trace)
+				"delivered QoS must be min(publish QoS %d, granted QoS %d) = %d", publishQoS, subscribeQoS, want)
+			Expect(sub.Received()).To(HaveEach(HaveField("Payload", payload)))
 			if want != 1 { // QoS 0: at most once; QoS 2: exactly once (QoS 1 may repeat)
-				Consistently(sub.Payloads).WithContext(ctx).Should(HaveLen(1), f.Trace)
+				Consistently(sub.Payloads).WithContext(ctx).Should(HaveLen(1))
 			}
 		},
 		ConformanceEntry("QoS 0 to a QoS 0 subscription", byte(0), byte(0), Statements("MQTT-3.8.4-6", "MQTT-4.5.0-1"), Catches("corrupt-payload", "duplicate-qos0")),

@@ -32,10 +32,11 @@ type Client struct {
 	ID   string      // its MQTT client id
 	Link *proxy.Link // its own path to the broker
 
-	cfg  clientConfig
-	rec  *history.Recorder
-	spec *Framework
-	paho mqtt.Client
+	cfg   clientConfig
+	rec   *history.Recorder
+	spec  *Framework
+	paho  mqtt.Client
+	store *store
 
 	mu       sync.Mutex
 	msgs     []Message
@@ -43,7 +44,13 @@ type Client struct {
 	losses   []error
 	awaiting map[ackKey]*InFlight // publishes waiting for the broker's ack
 	acks     map[ackKey]time.Time // when each packet id was last acked
-	closed   chan struct{}
+	// QoS 2 receiver state, kept across reconnects of a session: ids of
+	// messages delivered whose PUBREL has not come yet, and per id the
+	// verdicts (deliver or duplicate) for PUBLISHes paho has yet to hand over.
+	unreleased map[uint16]bool
+	verdicts   map[uint16][]bool
+	duplicates int // QoS 2 duplicates withheld from the application
+	closed     chan struct{}
 }
 
 type clientConfig struct {
@@ -56,6 +63,7 @@ type clientConfig struct {
 	password      string
 	noCredentials bool
 	id            string
+	emptyID       bool
 }
 
 type will struct {
@@ -99,6 +107,9 @@ func Anonymous() ClientOption {
 // WithID sets the MQTT client id (by default a unique one is made).
 func WithID(id string) ClientOption { return func(c *clientConfig) { c.id = id } }
 
+// EmptyID connects with a zero-length client id.
+func EmptyID() ClientOption { return func(c *clientConfig) { c.id, c.emptyID = "", true } }
+
 // awaitToken waits for a paho token, bounded by ctx and by limit.
 func awaitToken(ctx context.Context, t mqtt.Token, limit time.Duration, what string) error {
 	timer := time.NewTimer(limit)
@@ -132,6 +143,7 @@ func (c *Client) options() *mqtt.ClientOptions {
 		SetConnectRetry(false).
 		SetResumeSubs(true).
 		SetOrderMatters(true).
+		SetStore(c.store).
 		SetDefaultPublishHandler(c.received).
 		SetConnectionLostHandler(c.onLost)
 	if c.cfg.username != "" {
@@ -146,7 +158,26 @@ func (c *Client) options() *mqtt.ClientOptions {
 	return o
 }
 
+// received is paho's handler for every incoming message. paho hands a QoS
+// 2 PUBLISH to the application each time it arrives; a well-behaved
+// receiver must not deliver it again until the PUBREL [MQTT-4.3.3-2], so
+// duplicates the wire showed are withheld here.
 func (c *Client) received(_ mqtt.Client, m mqtt.Message) {
+	if m.Qos() == 2 {
+		c.mu.Lock()
+		vs := c.verdicts[m.MessageID()]
+		dup := len(vs) > 0 && vs[0]
+		if len(vs) > 0 {
+			c.verdicts[m.MessageID()] = vs[1:]
+		}
+		if dup {
+			c.duplicates++
+		}
+		c.mu.Unlock()
+		if dup {
+			return
+		}
+	}
 	msg := Message{Topic: m.Topic(), Payload: string(m.Payload()), QoS: m.Qos(), Dup: m.Duplicate(), Retain: m.Retained(), At: time.Now()}
 	c.mu.Lock()
 	c.msgs = append(c.msgs, msg)
@@ -318,34 +349,71 @@ type ackKey struct {
 	qos byte
 }
 
-// observe follows the client's link: accepted CONNACKs and the broker's
-// acknowledgements as they cross it.
+// observe follows the client's link as packets cross it: it records them
+// in the history, counts accepted connections, completes publishes when
+// the broker's ack arrives, and keeps the QoS 2 receiver state.
 func (c *Client) observe(e proxy.Entry) {
-	if e.Dir != proxy.FromBroker || e.Kind != proxy.Passed {
+	if e.Kind != proxy.Passed && e.Kind != proxy.Partial {
 		return
 	}
-	switch e.Packet.Type {
+	p := e.Packet
+	from := e.Dir == proxy.FromBroker
+	if e.Kind == proxy.Partial {
+		c.rec.WireCutAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP)
+		return
+	}
+	c.rec.WireAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP, p.SessionPresent, p.ReasonCode)
+	if !from {
+		if p.Type == wire.PUBREL {
+			c.store.released(p.PacketID)
+		}
+		return
+	}
+	switch p.Type {
 	case wire.CONNACK:
-		if e.Packet.ReasonCode == 0 {
+		if p.ReasonCode == 0 {
 			c.mu.Lock()
 			c.connects++
+			if !p.SessionPresent {
+				clear(c.unreleased)
+				clear(c.verdicts)
+			}
 			c.mu.Unlock()
-			c.rec.Connected(c.Name, c.cfg.clean, e.Packet.SessionPresent)
+			c.rec.Connected(c.Name, c.cfg.clean, p.SessionPresent)
 		}
+	case wire.PUBLISH:
+		if p.QoS == 2 {
+			c.mu.Lock()
+			c.verdicts[p.PacketID] = append(c.verdicts[p.PacketID], c.unreleased[p.PacketID])
+			c.unreleased[p.PacketID] = true
+			c.mu.Unlock()
+		}
+	case wire.PUBREL:
+		c.mu.Lock()
+		delete(c.unreleased, p.PacketID)
+		c.mu.Unlock()
 	case wire.PUBACK, wire.PUBCOMP:
-		key := ackKey{e.Packet.PacketID, 1}
-		if e.Packet.Type == wire.PUBCOMP {
+		key := ackKey{p.PacketID, 1}
+		if p.Type == wire.PUBCOMP {
 			key.qos = 2
 		}
 		c.mu.Lock()
-		p := c.awaiting[key]
+		f := c.awaiting[key]
 		delete(c.awaiting, key)
 		c.acks[key] = e.At
 		c.mu.Unlock()
-		if p != nil {
-			p.finish(nil, p.attempt.Acked)
+		if f != nil {
+			f.finish(nil, f.attempt.Acked)
 		}
 	}
+}
+
+// Duplicates counts QoS 2 messages the broker sent again before releasing
+// them, which the client withheld from the application.
+func (c *Client) Duplicates() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.duplicates
 }
 
 // Wait waits for the publish handshake to end.

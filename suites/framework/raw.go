@@ -2,9 +2,13 @@ package framework
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
+
+	"github.com/onsi/ginkgo/v2"
 
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
@@ -13,6 +17,8 @@ import (
 // Raw is a connection that speaks MQTT packet by packet, for checks that
 // need exact bytes: malformed packets, protocol violations, clean-up.
 type Raw struct {
+	// Link is the raw connection's own link (nil for direct connections).
+	Link    *proxy.Link
 	conn    net.Conn
 	version byte
 }
@@ -24,6 +30,60 @@ func dialRaw(ctx context.Context, up proxy.Upstream) (*Raw, error) {
 		return nil, err
 	}
 	return &Raw{conn: c, version: wire.V311}, nil
+}
+
+// Raw opens a raw MQTT connection through a new link of the spec's: the
+// bytes it sends and receives show in the spec's trace.
+func (f *Framework) Raw(ctx context.Context, name string) *Raw {
+	ginkgo.GinkgoHelper()
+	l := f.Link(name)
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", l.Addr())
+	if err != nil {
+		ginkgo.Fail(fmt.Sprintf("%s: cannot reach its link: %v", name, err))
+	}
+	r := &Raw{Link: l, conn: c, version: wire.V311}
+	f.raws = append(f.raws, r)
+	return r
+}
+
+// ConnectPacket is a CONNECT with the run's credentials, a unique client
+// id and a clean session, for raw connections to start from.
+func ConnectPacket() wire.Packet {
+	t := current.Target
+	p := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
+		CleanStart: true, KeepAlive: 30, ClientID: current.clientID()}
+	if t.Username != "" {
+		p.Username, p.HasUsername = t.Username, true
+	}
+	if t.Password != "" {
+		p.Password, p.HasPassword = []byte(t.Password), true
+	}
+	return p
+}
+
+// ExpectClosed waits up to d for the broker to close the connection. It
+// returns nil when the broker closed it (whatever it sent before), and an
+// error naming what happened otherwise: the connection stayed open.
+func (r *Raw) ExpectClosed(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	var seen []string
+	for {
+		p, err := r.Read(time.Until(deadline))
+		var ne net.Error
+		switch {
+		case err == nil:
+			seen = append(seen, p.String())
+			continue
+		case errors.As(err, &ne) && ne.Timeout():
+			if len(seen) > 0 {
+				return fmt.Errorf("the connection was still open after %v (the broker sent %s)", d, strings.Join(seen, ", "))
+			}
+			return fmt.Errorf("the connection was still open after %v", d)
+		default:
+			return nil // EOF, reset: closed
+		}
+	}
 }
 
 // Send writes one packet.

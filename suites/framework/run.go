@@ -9,6 +9,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 
+	"github.com/faultline-mqtt/faultline/fixtures/brokers"
 	"github.com/faultline-mqtt/faultline/proxy"
 )
 
@@ -19,6 +20,9 @@ type run struct {
 	Prefix string // first topic levels of everything the run publishes
 	links  *proxy.Server
 	seq    atomic.Int64
+	// profile is the target's profile, whose limitations and deviations
+	// excuse failures (nil: none, as in self-tests).
+	profile *brokers.Profile
 }
 
 var current *run

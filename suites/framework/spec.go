@@ -22,6 +22,7 @@ type Framework struct {
 	rec      *history.Recorder
 	links    []*proxy.Link
 	clients  []*Client
+	raws     []*Raw
 	retained map[string]bool // topics with retained messages to clear
 	sessions map[string]bool // client ids with persistent sessions to end
 }
@@ -43,14 +44,18 @@ func New() *Framework {
 // TraceEntry names the report entry that carries a failed spec's trace.
 const TraceEntry = reports.TraceEntry
 
+// active is the Framework of the spec running in this process.
+var active *Framework
+
 func (f *Framework) begin() {
 	if current == nil {
 		ginkgo.Fail("framework: the run is not set up")
 	}
+	active = f
 	f.root = current.specTopicRoot()
 	f.start = time.Now()
 	f.rec = history.NewRecorder()
-	f.links, f.clients = nil, nil
+	f.links, f.clients, f.raws = nil, nil, nil
 	f.retained, f.sessions = map[string]bool{}, map[string]bool{}
 }
 
@@ -86,11 +91,12 @@ func (f *Framework) NewClient(name string, opts ...ClientOption) *Client {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.id == "" {
+	if cfg.id == "" && !cfg.emptyID {
 		cfg.id = current.clientID()
 	}
 	c := &Client{Name: name, ID: cfg.id, Link: f.Link(name), cfg: cfg, rec: f.rec, spec: f, closed: make(chan struct{}),
-		awaiting: map[ackKey]*InFlight{}, acks: map[ackKey]time.Time{}}
+		awaiting: map[ackKey]*InFlight{}, acks: map[ackKey]time.Time{},
+		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, store: newStore()}
 	c.Link.Trace().Observe(c.observe)
 	f.clients = append(f.clients, c)
 	if !cfg.clean {
@@ -129,10 +135,6 @@ func (f *Framework) Subscriber(ctx context.Context, name, filter string, qos byt
 // cleared when the spec ends.
 func (f *Framework) Retained(topic string) { f.retained[topic] = true }
 
-// Trace renders the merged wire trace of the spec's links, for assertion
-// annotations: Expect(x).To(m, f.Trace).
-func (f *Framework) Trace() string { return "wire trace:\n" + f.TraceText() }
-
 // TraceText is the merged wire trace, short enough to read.
 func (f *Framework) TraceText() string {
 	traces := make([]*proxy.Trace, 0, len(f.links))
@@ -147,6 +149,9 @@ func (f *Framework) TraceText() string {
 func (f *Framework) end(ctx context.Context) {
 	for _, c := range f.clients {
 		c.close()
+	}
+	for _, r := range f.raws {
+		r.Close()
 	}
 	var problems []string
 	if len(f.sessions) > 0 || len(f.retained) > 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
+	"github.com/faultline-mqtt/faultline/fixtures/brokers"
 	"github.com/faultline-mqtt/faultline/fixtures/embedded"
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/reports"
@@ -22,7 +23,7 @@ import (
 
 // Run runs the suite's specs; call it from the suite's one Test function.
 func Run(t *testing.T) {
-	gomega.RegisterFailHandler(ginkgo.Fail)
+	gomega.RegisterFailHandler(failOrExcuse)
 	ginkgo.RunSpecs(t, "faultline."+reports.Slug(targetName()))
 }
 
@@ -63,6 +64,15 @@ func targetName() string {
 		name += "-defect-" + d
 	}
 	return name
+}
+
+// profileName picks the target's profile: the embedded broker is mochi;
+// otherwise FAULTLINE_BROKER_NAME names it.
+func profileName(info runInfo) string {
+	if info.Embedded {
+		return "mochi"
+	}
+	return os.Getenv(EnvBrokerName)
 }
 
 // startRun runs once, on process 1: it starts the embedded broker when
@@ -113,6 +123,11 @@ func joinRun(data []byte) {
 	}
 	ginkgo.DeferCleanup(links.Close)
 	current = &run{ID: info.ID, Target: t, Prefix: env(EnvTopicPrefix, "faultline"), links: links}
+	if info.Defect == "" {
+		if p, ok := brokers.Lookup(profileName(info)); ok {
+			current.profile = &p
+		}
+	}
 
 	gomega.SetDefaultEventuallyTimeout(5 * time.Second)
 	gomega.SetDefaultEventuallyPollingInterval(10 * time.Millisecond)

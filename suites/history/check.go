@@ -22,6 +22,7 @@ func Check(h History, opts ...Option) Verdict {
 	ck.checkDeliveries()
 	ck.checkLosses()
 	ck.checkOrder()
+	ck.checkWire()
 	return ck.finish()
 }
 

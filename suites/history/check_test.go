@@ -406,7 +406,8 @@ func TestRulesSelection(t *testing.T) {
 
 func TestRuleTable(t *testing.T) {
 	names := []string{RuleQoS0Duplicated, RuleQoS1Lost, RuleQoS2Lost, RuleQoS2Duplicated, RuleUnexpectedDelivery,
-		RuleQoSNotDowngraded, RuleQoSDowngradedTooFar, RuleRedeliveryWithoutDup, RuleDupOnQoS0, RuleOutOfOrder}
+		RuleQoSNotDowngraded, RuleQoSDowngradedTooFar, RuleRedeliveryWithoutDup, RuleDupOnQoS0, RuleOutOfOrder,
+		RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse}
 	table := RuleTable()
 	if len(table) != len(names) {
 		t.Fatalf("table has %d rules, want %d", len(table), len(names))

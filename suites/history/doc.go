@@ -16,6 +16,15 @@
 // subscriber the harness never drained) is counted in [Stats] instead of
 // being reported as a violation.
 //
+// Besides what the clients did and saw, a history may hold the MQTT packets
+// the harness's proxy saw on each client's link ([Recorder.Wire],
+// [Recorder.WireCut]). The wire rules (named wire-*) judge the broker as the
+// sender of the QoS 1 and 2 handshakes with each client, per session:
+// DUP on retransmissions, no PUBLISH after PUBREC, PUBREL re-sent after a
+// reconnect, packet identifiers not reused while in flight. Wire packets
+// must be recorded in the order they crossed the link, each before its
+// receiver could answer it.
+//
 // Times in a history are durations since the recorder's base time, taken
 // from the monotonic clock.
 package history

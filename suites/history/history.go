@@ -11,7 +11,11 @@ import (
 
 // FormatVersion is the version written by [History.Save]. [Load] accepts
 // histories up to this version.
-const FormatVersion = 1
+//
+// Version 2 added [KindWire] events and their fields. A version 1 history
+// is a valid version 2 history; the bump lets an older reader, which would
+// reject wire events as an unknown kind, say why.
+const FormatVersion = 2
 
 // Refused is the SUBACK return code for a refused subscription.
 const Refused byte = 0x80
@@ -29,6 +33,10 @@ const (
 	KindPublish      Kind = "publish"      // publish attempt: Topic, MsgID, QoS, Retain, Outcome, Done
 	KindDelivered    Kind = "delivered"    // message received: Topic, MsgID, QoS, Dup, Retain
 	KindDrained      Kind = "drained"      // the harness stopped waiting for deliveries to Client
+	// KindWire is an MQTT packet seen on Client's link by the proxy: Conn,
+	// FromBroker, Packet, PacketID, Cut; QoS and Dup for PUBLISH;
+	// SessionPresent and ReturnCode for CONNACK.
+	KindWire Kind = "wire"
 )
 
 // Outcome is how a publish attempt ended.
@@ -58,8 +66,8 @@ type Event struct {
 	Client string        `json:"client"`
 	At     time.Duration `json:"at"` // nanoseconds since Base
 
-	// Connected.
-	CleanSession   bool `json:"clean_session,omitempty"`
+	// Connected, Wire (CONNACK).
+	CleanSession   bool `json:"clean_session,omitempty"` // Connected only
 	SessionPresent bool `json:"session_present,omitempty"`
 
 	// Subscribed, Unsubscribed.
@@ -67,12 +75,12 @@ type Event struct {
 	RequestedQoS byte   `json:"requested_qos,omitempty"`
 	GrantedQoS   byte   `json:"granted_qos,omitempty"` // Refused (0x80) if refused
 
-	// Publish, Delivered.
+	// Publish, Delivered; QoS and Dup also for Wire (PUBLISH).
 	Topic  string `json:"topic,omitempty"`
 	MsgID  string `json:"msg_id,omitempty"`
 	QoS    byte   `json:"qos,omitempty"`
 	Retain bool   `json:"retain,omitempty"`
-	Dup    bool   `json:"dup,omitempty"` // Delivered only
+	Dup    bool   `json:"dup,omitempty"` // Delivered, Wire
 
 	// Publish only.
 	Outcome Outcome       `json:"outcome,omitempty"`
@@ -80,6 +88,16 @@ type Event struct {
 
 	// Lost, failed publish: the error, if any.
 	Err string `json:"err,omitempty"`
+
+	// Wire.
+	Conn       int    `json:"conn,omitempty"`        // the client's TCP connection on its link, numbered from 1
+	FromBroker bool   `json:"from_broker,omitempty"` // broker→client; false: client→broker
+	Packet     string `json:"packet,omitempty"`      // packet type name: "PUBLISH", "PUBACK", "CONNACK", ...
+	PacketID   uint16 `json:"packet_id,omitempty"`   // 0 if the packet has none
+	ReturnCode byte   `json:"return_code,omitempty"` // CONNACK
+	// Cut: the link was cut inside the packet. The receiver never got it
+	// whole, but the sender did send it.
+	Cut bool `json:"cut,omitempty"`
 }
 
 // History is everything recorded during one run. Events are sorted by At.
@@ -135,7 +153,8 @@ func Load(r io.Reader) (History, error) {
 }
 
 // Validate reports malformed events: unknown kinds, missing clients or
-// message ids, QoS values out of range, publish message ids used twice.
+// message ids, QoS values out of range, publish message ids used twice,
+// wire events without a connection number or packet type.
 // It does not judge the broker; that is [Check]'s job.
 func (h History) Validate() error {
 	const maxErrs = 10
@@ -187,6 +206,16 @@ func (h History) Validate() error {
 			}
 			if e.Topic == "" {
 				bad(i, e, "no topic")
+			}
+			if e.QoS > 2 {
+				bad(i, e, "QoS %d", e.QoS)
+			}
+		case KindWire:
+			if e.Conn < 1 {
+				bad(i, e, "connection number %d (they start at 1)", e.Conn)
+			}
+			if e.Packet == "" {
+				bad(i, e, "no packet type")
 			}
 			if e.QoS > 2 {
 				bad(i, e, "QoS %d", e.QoS)

@@ -11,6 +11,7 @@ import (
 type Recorder struct {
 	mu     sync.Mutex
 	base   time.Time
+	mono   time.Time // base with its monotonic reading, to place given moments
 	now    func() time.Duration
 	events []Event
 }
@@ -21,6 +22,7 @@ func NewRecorder() *Recorder {
 	base := time.Now()
 	return &Recorder{
 		base: base.Round(0), // strip the monotonic reading from the stored wall time
+		mono: base,
 		now:  func() time.Duration { return time.Since(base) },
 	}
 }
@@ -40,6 +42,20 @@ func (r *Recorder) record(e Event) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e.At = r.now()
+	e.Seq = int64(len(r.events))
+	r.events = append(r.events, e)
+	return len(r.events) - 1
+}
+
+// recordAt is record for an event that happened at a given moment (zero,
+// or a recorder with its own clock: now).
+func (r *Recorder) recordAt(at time.Time, e Event) int {
+	if at.IsZero() || r.mono.IsZero() {
+		return r.record(e)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.At = at.Sub(r.mono)
 	e.Seq = int64(len(r.events))
 	r.events = append(r.events, e)
 	return len(r.events) - 1
@@ -90,6 +106,45 @@ func (r *Recorder) Delivered(client, topic, msgID string, qos byte, dup, retain 
 // client. Missing deliveries are judged lost only for drained subscribers.
 func (r *Recorder) Drained(client string) {
 	r.record(Event{Kind: KindDrained, Client: client})
+}
+
+// Wire records a packet that crossed client's link whole, as decoded by the
+// proxy. conn numbers the client's TCP connections on its link from 1.
+// fromBroker gives the direction (broker→client if true). typ is the packet
+// type name ("PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP", "CONNACK",
+// ...), id the packet identifier (0 if none), qos and dup the flags of a
+// PUBLISH, sessionPresent and returnCode those of a CONNACK; pass zero
+// values for fields the packet does not have.
+//
+// The wire rules judge the order in which packets are recorded, so a
+// packet must be recorded before its receiver can have acted on it: a
+// client's acknowledgement before any packet the broker sent in response.
+func (r *Recorder) Wire(client string, conn int, fromBroker bool, typ string, id uint16, qos byte, dup bool, sessionPresent bool, returnCode byte) {
+	r.record(Event{Kind: KindWire, Client: client, Conn: conn, FromBroker: fromBroker, Packet: typ, PacketID: id,
+		QoS: qos, Dup: dup, SessionPresent: sessionPresent, ReturnCode: returnCode})
+}
+
+// WireCut records a packet that started crossing client's link but was cut
+// inside: the receiver never got it whole, but the sender did send it, so
+// it counts as a transmission attempt. The arguments are those of
+// [Recorder.Wire]; a cut CONNACK carries no flags the checker relies on.
+func (r *Recorder) WireCut(client string, conn int, fromBroker bool, typ string, id uint16, qos byte, dup bool) {
+	r.record(Event{Kind: KindWire, Client: client, Conn: conn, FromBroker: fromBroker, Packet: typ, PacketID: id,
+		QoS: qos, Dup: dup, Cut: true})
+}
+
+// WireAt is Wire for a packet that crossed the link at a known moment (the
+// harness decodes some packets just after they pass; the moment keeps
+// both directions of a link in true order).
+func (r *Recorder) WireAt(at time.Time, client string, conn int, fromBroker bool, typ string, id uint16, qos byte, dup bool, sessionPresent bool, returnCode byte) {
+	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, FromBroker: fromBroker, Packet: typ, PacketID: id,
+		QoS: qos, Dup: dup, SessionPresent: sessionPresent, ReturnCode: returnCode})
+}
+
+// WireCutAt is WireCut at a known moment.
+func (r *Recorder) WireCutAt(at time.Time, client string, conn int, fromBroker bool, typ string, id uint16, qos byte, dup bool) {
+	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, FromBroker: fromBroker, Packet: typ, PacketID: id,
+		QoS: qos, Dup: dup, Cut: true})
 }
 
 // History returns a copy of everything recorded so far, sorted by time.

@@ -17,6 +17,14 @@ const (
 	RuleRedeliveryWithoutDup = "redelivery-without-dup"
 	RuleDupOnQoS0            = "dup-on-qos0"
 	RuleOutOfOrder           = "out-of-order"
+
+	// Wire rules judge the broker as the sender of QoS 1 and 2 handshakes,
+	// from the packets recorded on each client's link ([KindWire]).
+	RuleWireRedeliveryWithoutDup = "wire-redelivery-without-dup"
+	RuleWirePublishAfterPubrec   = "wire-publish-after-pubrec"
+	RuleWirePubrelNotResent      = "wire-pubrel-not-resent"
+	RuleWireQoS0Dup              = "wire-qos0-dup"
+	RuleWirePacketIDReuse        = "wire-packet-id-reuse"
 )
 
 // Rule describes one guarantee the checker judges.
@@ -57,6 +65,21 @@ var ruleTable = []Rule{
 	{RuleOutOfOrder,
 		"messages from one publisher on one topic at one QoS first reached a subscriber in a different order than they were sent",
 		[]string{"MQTT-4.6.0-5", "MQTT-4.6.0-6"}},
+	{RuleWireRedeliveryWithoutDup,
+		"the broker sent a QoS 1 or 2 PUBLISH with DUP=0 while an earlier PUBLISH with the same packet id and QoS, sent to that client in the same session (whole or cut), was still unacknowledged (no PUBACK, or no PUBREC, from the client since)",
+		[]string{"MQTT-3.3.1-1", "MQTT-4.4.0-1"}},
+	{RuleWirePublishAfterPubrec,
+		"the broker sent PUBLISH with DUP=1 for a packet id the client had acknowledged with PUBREC, before PUBCOMP, in the same session, after it had shown it received the PUBREC (it had sent PUBREL, or the PUBLISH came on a later connection); PUBREL was owed instead",
+		[]string{"MQTT-4.3.3-1"}},
+	{RuleWirePubrelNotResent,
+		"a client reconnected into its session while a QoS 2 flow was between its PUBREC and PUBCOMP, and by the client's drain the broker had not re-sent PUBREL on that connection, which was still up",
+		[]string{"MQTT-4.4.0-1"}},
+	{RuleWireQoS0Dup,
+		"the broker sent a QoS 0 PUBLISH with DUP=1",
+		[]string{"MQTT-3.3.1-2"}},
+	{RuleWirePacketIDReuse,
+		"the broker sent a new QoS 1 or 2 PUBLISH (DUP=0) with a packet id still in use in the session: a flow at another QoS not yet acknowledged, or a QoS 2 flow past PUBREC not yet completed by PUBCOMP",
+		[]string{"MQTT-2.3.1-4"}},
 }
 
 // RuleTable returns every rule, in a fixed order.

@@ -58,6 +58,12 @@ type client struct {
 	drains   []time.Duration // sorted
 	groups   []*group        // deliveries to this client, by message
 	cur      *conn           // open connection while building
+
+	// wire holds the client's wire events, interleaved with its drained,
+	// lost and disconnected events, in time order; hasWire says whether
+	// there is any wire event among them.
+	wire    []*Event
+	hasWire bool
 }
 
 // pub is one publish attempt.
@@ -121,7 +127,9 @@ func buildIndex(h History) *index {
 		case KindConnected:
 			ix.connect(ix.client(e.Client), e)
 		case KindDisconnected, KindLost:
-			ix.client(e.Client).closeConn(e.At)
+			c := ix.client(e.Client)
+			c.closeConn(e.At)
+			c.wire = append(c.wire, e)
 		case KindSubscribed:
 			ix.subscribe(ix.client(e.Client), e)
 		case KindUnsubscribed:
@@ -132,6 +140,11 @@ func buildIndex(h History) *index {
 		case KindDrained:
 			c := ix.client(e.Client)
 			c.drains = append(c.drains, e.At)
+			c.wire = append(c.wire, e)
+		case KindWire:
+			c := ix.client(e.Client)
+			c.wire = append(c.wire, e)
+			c.hasWire = true
 		case KindPublish:
 			ix.publish(e)
 		case KindDelivered:

@@ -26,7 +26,8 @@ type Violation struct {
 	Publisher  string        `json:"publisher,omitempty"`
 	Topic      string        `json:"topic,omitempty"`
 	MsgIDs     []string      `json:"msg_ids,omitempty"`
-	At         time.Duration `json:"at"` // when the evidence was recorded (delivery or drain)
+	Conn       int           `json:"conn,omitempty"` // wire rules: the subscriber's connection number on its link
+	At         time.Duration `json:"at"`             // when the evidence was recorded (delivery or drain)
 	Detail     string        `json:"detail"`
 }
 

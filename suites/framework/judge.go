@@ -1,0 +1,136 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega/gcustom"
+	"github.com/onsi/gomega/types"
+
+	"github.com/faultline-mqtt/faultline/proxy"
+	"github.com/faultline-mqtt/faultline/suites/history"
+)
+
+// DrainTimeout bounds how long Drain waits for messages to arrive.
+const DrainTimeout = 10 * time.Second
+
+// quiet is how long a subscriber's link must stay silent before the
+// harness stops waiting for more deliveries to it (late duplicates).
+const quiet = 250 * time.Millisecond
+
+// Drain waits until sub has received every payload at least once, its link
+// has finished every handshake it started and then stayed quiet, or
+// DrainTimeout passes; then it marks the subscriber drained in the history.
+// It does not fail by itself: the checker judges what did or did not arrive.
+func (f *Framework) Drain(ctx context.Context, sub *Client, payloads ...string) {
+	ginkgo.GinkgoHelper()
+	deadline := time.Now().Add(DrainTimeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) {
+		if sub.hasAll(payloads) && sub.settled() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			f.rec.Drained(sub.Name)
+			return
+		case <-tick.C:
+		}
+	}
+	f.rec.Drained(sub.Name)
+}
+
+func (c *Client) hasAll(payloads []string) bool {
+	got := c.Payloads()
+	for _, p := range payloads {
+		if !slices.Contains(got, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// settled says whether every QoS handshake on the client's link has ended
+// and nothing has crossed it for a while.
+func (c *Client) settled() bool {
+	entries := c.Link.Trace().Entries()
+	if len(entries) > 0 && time.Since(entries[len(entries)-1].At) < quiet {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.unreleased) == 0 && len(c.awaiting) == 0
+}
+
+// Verdict judges the spec's history so far with the checker of
+// suites/history (all rules unless some are named).
+func (f *Framework) Verdict(rules ...string) history.Verdict {
+	var opts []history.Option
+	if len(rules) > 0 {
+		opts = append(opts, history.Rules(rules...))
+	}
+	return history.Check(f.History(), opts...)
+}
+
+// Hold succeeds when a verdict found no violation; its failure lists each
+// violation with its rule, the MQTT statements and the message ids.
+func Hold() types.GomegaMatcher { return holdMatcher{} }
+
+type holdMatcher struct{}
+
+func (holdMatcher) Match(actual any) (bool, error) {
+	v, ok := actual.(history.Verdict)
+	if !ok {
+		return false, fmt.Errorf("Hold expects a history.Verdict, not %T", actual)
+	}
+	return v.OK(), nil
+}
+
+func (holdMatcher) FailureMessage(actual any) string {
+	return "The broker broke a guarantee:\n" + describe(actual.(history.Verdict))
+}
+
+func (holdMatcher) NegatedFailureMessage(any) string {
+	return "Expected a violation, the history holds every guarantee"
+}
+
+// HaveFired succeeds when a cut has happened. A spec whose fault never
+// fired tested nothing, so every fault spec asserts it.
+func HaveFired() types.GomegaMatcher {
+	return gcustom.MakeMatcher(func(f *proxy.Fault) (bool, error) {
+		select {
+		case <-f.Fired():
+			return true, nil
+		default:
+			return false, nil
+		}
+	}).WithTemplate("The cut never happened: {{.Actual}}\n(the traffic never reached the point the spec armed it for)")
+}
+
+// HaveCrossed succeeds when a link's trace shows a whole packet matching m
+// in direction dir, e.g. Expect(pub.Link).To(HaveCrossed(proxy.ToBroker, proxy.Publish(1).Dup())).
+func HaveCrossed(dir proxy.Direction, m proxy.Match) types.GomegaMatcher {
+	return gcustom.MakeMatcher(func(l *proxy.Link) (bool, error) {
+		for _, p := range l.Trace().Packets(dir) {
+			if m.Matches(p) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}).WithTemplate("Expected link {{.Actual.Name}} to carry {{.Data}}", fmt.Sprintf("%s %s", m, dir))
+}
+
+// describe renders a verdict for failure messages.
+func describe(v history.Verdict) string {
+	var b strings.Builder
+	for _, x := range v.Violations {
+		fmt.Fprintf(&b, "  %s\n", x)
+	}
+	b.WriteString(v.Summary())
+	return b.String()
+}
