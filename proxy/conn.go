@@ -82,7 +82,7 @@ type pairs struct {
 	start sync.Mutex // serialises the start of connections: numbers match the tap's
 	next  int
 
-	mu    sync.Mutex
+	mu      sync.Mutex
 	open    map[int]*pair
 	marks   map[int]Style // styles for connections not registered yet
 	refused bool          // the link is down: connections that get this far are reset

@@ -157,4 +157,6 @@ func ids(s []string) string {
 	return " [" + strings.Join(s, " ") + "]"
 }
 
-func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n                 ") }
+func indent(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n                 ")
+}
