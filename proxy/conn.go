@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // pair is one client connection and the broker connection it leads to.
@@ -15,6 +17,8 @@ type pair struct {
 	clientRaw *net.TCPConn
 	broker    net.Conn // possibly TLS or websocket over brokerRaw
 	brokerRaw *net.TCPConn
+
+	written [2]atomic.Int64 // bytes written towards the broker (ToBroker) and the client (FromBroker)
 
 	mu      sync.Mutex
 	reset   bool // closes send RSTs (SO_LINGER 0 on both sockets)
@@ -29,37 +33,39 @@ func newPair(n int, client, broker net.Conn, brokerRaw *net.TCPConn) *pair {
 	return p
 }
 
-// resetOnClose makes every later close of the pair's sockets a RST, also
-// the closes Toxiproxy makes when a toxic ends the link.
+// resetOnClose makes the closes Toxiproxy makes when a toxic ends the link
+// RSTs, once the bytes let through before the cut have left.
 func (p *pair) resetOnClose() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.reset {
-		return
-	}
 	p.reset = true
-	for _, c := range []*net.TCPConn{p.clientRaw, p.brokerRaw} {
-		if c != nil {
-			_ = c.SetLinger(0)
-		}
-	}
+}
+
+func (p *pair) resetting() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reset
 }
 
 // end closes both sides: with Reset each side gets a TCP RST (and a TLS
 // broker connection no close_notify); otherwise a FIN.
 func (p *pair) end(s Style) {
-	if s == Reset {
-		p.resetOnClose()
-	}
 	p.mu.Lock()
 	if p.ended {
 		p.mu.Unlock()
 		return
 	}
 	p.ended = true
-	reset := p.reset
+	reset := p.reset || s == Reset
 	close(p.release)
 	p.mu.Unlock()
+	if reset {
+		for _, c := range []*net.TCPConn{p.clientRaw, p.brokerRaw} {
+			if c != nil {
+				_ = c.SetLinger(0)
+			}
+		}
+	}
 	if reset && p.brokerRaw != nil {
 		p.brokerRaw.Close()
 	} else {
@@ -140,8 +146,9 @@ func (ps *pairs) mark(n int, s Style) {
 }
 
 // end ends the given connections (all when ns is nil) with style s and
-// reports how many were open.
-func (ps *pairs) end(ns []int, s Style) int {
+// reports how many were open. passed, when given, says how many bytes of
+// each connection passed the tap before the cut: they are let out first.
+func (ps *pairs) end(ns []int, s Style, passed ...map[int][2]int64) int {
 	ps.mu.Lock()
 	var todo []*pair
 	if ns == nil {
@@ -159,9 +166,18 @@ func (ps *pairs) end(ns []int, s Style) int {
 		delete(ps.open, p.n)
 	}
 	ps.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, p := range todo {
-		p.end(s)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if len(passed) > 0 {
+				p.settle(passed[0][p.n], 100*time.Millisecond)
+			}
+			p.end(s)
+		}()
 	}
+	wg.Wait()
 	return len(todo)
 }
 
@@ -206,8 +222,47 @@ func (s *side) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write counts what reaches the socket, so a cut can wait for the bytes
+// that passed the tap before it to be written.
+func (s *side) Write(b []byte) (int, error) {
+	n, err := s.Conn.Write(b)
+	if s.fromBroker {
+		s.p.written[ToBroker].Add(int64(n))
+	} else {
+		s.p.written[FromBroker].Add(int64(n))
+	}
+	return n, err
+}
+
+// settle waits, at most d, until the bytes that passed the tap (passed,
+// per direction) have been written to the sockets and sent.
+func (p *pair) settle(passed [2]int64, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if p.written[ToBroker].Load() >= passed[ToBroker] && p.written[FromBroker].Load() >= passed[FromBroker] {
+			break
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	for _, c := range []*net.TCPConn{p.brokerRaw, p.clientRaw} {
+		if c != nil {
+			drain(c, time.Until(deadline))
+		}
+	}
+}
+
 // Close closes the socket; once both sides are closed the pair is done.
+// After a reset cut the socket first lets its queued bytes leave, then
+// closes with a RST.
 func (s *side) Close() error {
+	raw := s.p.clientRaw
+	if s.fromBroker {
+		raw = s.p.brokerRaw
+	}
+	if raw != nil && s.p.resetting() {
+		drain(raw, 100*time.Millisecond)
+		_ = raw.SetLinger(0)
+	}
 	err := s.Conn.Close()
 	s.p.mu.Lock()
 	s.p.closes++

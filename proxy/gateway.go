@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net"
+	"time"
 )
 
 // gateway is the last hop of a link on an external Toxiproxy: that server
@@ -70,8 +71,8 @@ func pipe(dst, src *side, h *tapHalf) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 && h.pass(buf[:n]) {
-			_, werr := dst.Conn.Write(buf[:n])
+		if n > 0 && h.pass(buf[:n], time.Now()) {
+			_, werr := dst.Write(buf[:n])
 			h.settle() // before buf is read into again
 			if werr != nil {
 				return
@@ -79,7 +80,7 @@ func pipe(dst, src *side, h *tapHalf) {
 		} else if n > 0 {
 			out, end := h.feed(buf[:n])
 			if len(out) > 0 {
-				if _, werr := dst.Conn.Write(out); werr != nil {
+				if _, werr := dst.Write(out); werr != nil {
 					return
 				}
 			}
@@ -89,7 +90,7 @@ func pipe(dst, src *side, h *tapHalf) {
 		}
 		if err != nil {
 			if rest := h.eof(); len(rest) > 0 {
-				_, _ = dst.Conn.Write(rest)
+				_, _ = dst.Write(rest)
 			}
 			return
 		}

@@ -81,10 +81,10 @@ func (l *Link) mustArm(c Cut) *Fault {
 func (l *Link) Disarm(f *Fault) bool { return l.tap.disarm(f) }
 
 // Cut ends the link's open connections now with a TCP RST to both the
-// client and the broker. New connections are let through.
+// client and the broker: nothing more passes, and what had passed is sent
+// before the RST. New connections are let through.
 func (l *Link) Cut() {
-	l.tap.endAll()
-	n := l.pairs.end(nil, Reset)
+	n := l.pairs.end(nil, Reset, l.tap.endAll())
 	l.note("reset now: %d open connection(s) cut", n)
 }
 
@@ -143,12 +143,12 @@ func (l *Link) Down() error {
 	l.mu.Lock()
 	l.down = true
 	l.mu.Unlock()
-	l.tap.endAll()
+	passed := l.tap.endAll()
 	l.pairs.refuse(true)
 	if err := l.h.enable(false); err != nil {
 		return fmt.Errorf("link %s: %w", l.name, err)
 	}
-	n := l.pairs.end(nil, Reset)
+	n := l.pairs.end(nil, Reset, passed)
 	l.note("down: %d open connection(s) reset, new connections refused", n)
 	return nil
 }

@@ -148,14 +148,24 @@ func (t *tap) removeCut(f *Fault) {
 	}
 }
 
-// endAll marks every connection ended: nothing more passes.
-func (t *tap) endAll() {
+// endAll marks every connection ended: nothing more passes. It returns,
+// per connection, the bytes that had passed in each direction.
+func (t *tap) endAll() map[int][2]int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.catchUp()
+	passed := map[int][2]int64{}
 	for _, c := range t.conns {
 		c.ended = true
+		var p [2]int64
+		for dir, h := range c.halves {
+			if h != nil {
+				p[dir] = h.fwd
+			}
+		}
+		passed[c.n] = p
 	}
+	return passed
 }
 
 // setBlackhole turns the link-wide blackhole on or off. Turning it off
@@ -195,13 +205,14 @@ func (t *tap) isDark(n int) bool {
 // what passes in this direction: the chunk goes on untouched, and is framed
 // and decoded for the trace right after (settle), off the latency path.
 // The caller must pass data on, then call settle.
-func (h *tapHalf) pass(data []byte) bool {
+// at is when the chunk was read off the socket.
+func (h *tapHalf) pass(data []byte, at time.Time) bool {
 	h.t.mu.Lock()
 	defer h.t.mu.Unlock()
 	if !h.quick() {
 		return false
 	}
-	h.pending = append(h.pending, chunk{data: data, at: time.Now()})
+	h.pending = append(h.pending, chunk{data: data, at: at})
 	return true
 }
 

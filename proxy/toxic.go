@@ -57,7 +57,7 @@ func (t *mqttToxic) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
-			if h.pass(c.Data) {
+			if h.pass(c.Data, c.Timestamp) {
 				stub.Output <- c
 				h.settle()
 				continue

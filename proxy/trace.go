@@ -109,6 +109,14 @@ func (t *Trace) Entries() []Entry {
 	return out
 }
 
+// Sync brings the trace up to date: packets that have passed are decoded
+// and their observers called before Sync returns.
+func (t *Trace) Sync() {
+	if t.sync != nil {
+		t.sync()
+	}
+}
+
 // Elided is how many of the oldest entries were dropped to bound memory.
 func (t *Trace) Elided() int {
 	t.mu.Lock()

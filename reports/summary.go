@@ -136,7 +136,7 @@ func (o Outcome) Text() string {
 	}
 	for _, r := range o.Results {
 		if r.Verdict == Deviation {
-			fmt.Fprintf(&b, "  DEVIATION      %s%s\n                 %s\n", r.Name, ids(r.Statements), indent(r.Message))
+			fmt.Fprintf(&b, "  DEVIATION      %s%s\n                 %s\n", r.Name, ids(r.Statements), brief(r.Message))
 		}
 	}
 	for _, r := range o.Results {
@@ -155,6 +155,18 @@ func ids(s []string) string {
 		return ""
 	}
 	return " [" + strings.Join(s, " ") + "]"
+}
+
+// brief is the first line of a declared exception, without its evidence
+// (which the JUnit report keeps).
+func brief(s string) string {
+	s = firstLine(s)
+	if i := strings.Index(s, " profile; evidence:"); i > 0 {
+		if j := strings.LastIndex(s[:i], " ("); j > 0 {
+			s = s[:j]
+		}
+	}
+	return s
 }
 
 func indent(s string) string {

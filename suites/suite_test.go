@@ -1,15 +1,23 @@
-// The Faultline suite: every spec of suites/conformance (and the scenario
-// and chaos packages) in one binary, against one target broker.
+// The Faultline suite: every spec of suites/conformance, suites/scenarios
+// and suites/chaos in one binary, against one target broker.
 package suites_test
 
 import (
 	"testing"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
 	"github.com/faultline-mqtt/faultline/suites/framework"
 
+	_ "github.com/faultline-mqtt/faultline/suites/chaos"
 	_ "github.com/faultline-mqtt/faultline/suites/conformance"
+	_ "github.com/faultline-mqtt/faultline/suites/scenarios"
 )
 
-func TestFaultline(t *testing.T) { framework.Run(t) }
+func TestFaultline(t *testing.T) {
+	RegisterFailHandler(framework.FailHandler)
+	RunSpecs(t, framework.SuiteName())
+}
 
 var _ = framework.Suite()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -49,7 +50,10 @@ type Client struct {
 	// verdicts (deliver or duplicate) for PUBLISHes paho has yet to hand over.
 	unreleased map[uint16]bool
 	verdicts   map[uint16][]bool
-	duplicates int // QoS 2 duplicates withheld from the application
+	duplicates int                            // QoS 2 duplicates withheld from the application
+	filters    map[string]byte                // subscriptions made, for Resubscribe
+	requests   map[uint16][]wire.Subscription // SUBSCRIBE/UNSUBSCRIBE sent, by packet id, until answered
+	released   map[uint16]bool                // QoS 2 ids this client sent PUBREL for, until PUBCOMP
 	closed     chan struct{}
 }
 
@@ -64,6 +68,7 @@ type clientConfig struct {
 	noCredentials bool
 	id            string
 	emptyID       bool
+	resubscribe   bool
 }
 
 type will struct {
@@ -107,6 +112,11 @@ func Anonymous() ClientOption {
 // WithID sets the MQTT client id (by default a unique one is made).
 func WithID(id string) ClientOption { return func(c *clientConfig) { c.id = id } }
 
+// Resubscribe makes the client subscribe again after a reconnect into a
+// new session (the broker had no session for it): what an application with
+// a clean session does to keep receiving.
+func Resubscribe() ClientOption { return func(c *clientConfig) { c.resubscribe = true } }
+
 // EmptyID connects with a zero-length client id.
 func EmptyID() ClientOption { return func(c *clientConfig) { c.id, c.emptyID = "", true } }
 
@@ -144,8 +154,10 @@ func (c *Client) options() *mqtt.ClientOptions {
 		SetResumeSubs(true).
 		SetOrderMatters(true).
 		SetStore(c.store).
+		SetCustomOpenConnectionFn(c.dial).
 		SetDefaultPublishHandler(c.received).
-		SetConnectionLostHandler(c.onLost)
+		SetConnectionLostHandler(c.onLost).
+		SetOnConnectHandler(c.onConnect)
 	if c.cfg.username != "" {
 		o.SetUsername(c.cfg.username)
 	}
@@ -183,6 +195,25 @@ func (c *Client) received(_ mqtt.Client, m mqtt.Message) {
 	c.msgs = append(c.msgs, msg)
 	c.mu.Unlock()
 	c.rec.Delivered(c.Name, msg.Topic, msg.Payload, msg.QoS, msg.Dup, msg.Retain)
+}
+
+// onConnect runs after every accepted connection; with Resubscribe it
+// restores the client's subscriptions when the broker kept no session.
+func (c *Client) onConnect(mqtt.Client) {
+	if !c.cfg.resubscribe || c.SessionPresent() {
+		return
+	}
+	c.mu.Lock()
+	subs := maps.Clone(c.filters)
+	first := c.connects <= 1
+	c.mu.Unlock()
+	if first {
+		return
+	}
+	for filter, qos := range subs {
+		t := c.paho.Subscribe(filter, qos, nil)
+		_ = t // the SUBACK is recorded when it crosses the link
+	}
 }
 
 func (c *Client) onLost(_ mqtt.Client, err error) {
@@ -247,7 +278,9 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos byte) (byte, 
 	if !ok {
 		return 0, fmt.Errorf("%s SUBSCRIBE %s: SUBACK carried no code for it", c.Name, filter)
 	}
-	c.rec.Subscribed(c.Name, filter, qos, granted)
+	c.mu.Lock()
+	c.filters[filter] = qos
+	c.mu.Unlock()
 	return granted, nil
 }
 
@@ -256,7 +289,9 @@ func (c *Client) Unsubscribe(ctx context.Context, filter string) error {
 	if err := awaitToken(ctx, c.paho.Unsubscribe(filter), opTimeout, c.Name+" UNSUBSCRIBE "+filter); err != nil {
 		return err
 	}
-	c.rec.Unsubscribed(c.Name, filter)
+	c.mu.Lock()
+	delete(c.filters, filter)
+	c.mu.Unlock()
 	return nil
 }
 
@@ -321,6 +356,9 @@ func (c *Client) PublishAsync(topic string, qos byte, retain bool, payload strin
 		switch err := t.Error(); {
 		case errors.Is(err, mqtt.ErrNotConnected):
 			p.finish(fmt.Errorf("%s: %w", p.name, err), func() { p.attempt.Failed(err) })
+		case err != nil && qos > 0 && c.cfg.autoReconnect:
+			// paho keeps the message in its store and re-sends it after
+			// reconnecting: only the broker's ack on the wire ends it.
 		case err != nil:
 			p.finish(fmt.Errorf("%s: %w", p.name, err), p.attempt.Unknown)
 		case qos == 0:
@@ -364,8 +402,13 @@ func (c *Client) observe(e proxy.Entry) {
 	}
 	c.rec.WireAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP, p.SessionPresent, p.ReasonCode)
 	if !from {
-		if p.Type == wire.PUBREL {
+		switch p.Type {
+		case wire.PUBREL:
 			c.store.released(p.PacketID)
+		case wire.SUBSCRIBE, wire.UNSUBSCRIBE:
+			c.mu.Lock()
+			c.requests[p.PacketID] = p.Subscriptions
+			c.mu.Unlock()
 		}
 		return
 	}
@@ -377,6 +420,7 @@ func (c *Client) observe(e proxy.Entry) {
 			if !p.SessionPresent {
 				clear(c.unreleased)
 				clear(c.verdicts)
+				c.store.ended()
 			}
 			c.mu.Unlock()
 			c.rec.Connected(c.Name, c.cfg.clean, p.SessionPresent)
@@ -392,7 +436,28 @@ func (c *Client) observe(e proxy.Entry) {
 		c.mu.Lock()
 		delete(c.unreleased, p.PacketID)
 		c.mu.Unlock()
+	case wire.SUBACK, wire.UNSUBACK:
+		// Subscriptions are recorded as the broker's answer crosses the
+		// link, not when paho reports it: a reconnect can lose paho's token
+		// while the broker has already subscribed the client.
+		c.mu.Lock()
+		req := c.requests[p.PacketID]
+		delete(c.requests, p.PacketID)
+		c.mu.Unlock()
+		for i, sub := range req {
+			switch {
+			case p.Type == wire.UNSUBACK:
+				c.rec.Unsubscribed(c.Name, sub.Filter)
+			case i < len(p.ReasonCodes):
+				c.rec.Subscribed(c.Name, sub.Filter, sub.QoS, p.ReasonCodes[i])
+			}
+		}
 	case wire.PUBACK, wire.PUBCOMP:
+		if p.Type == wire.PUBCOMP {
+			c.mu.Lock()
+			delete(c.released, p.PacketID)
+			c.mu.Unlock()
+		}
 		key := ackKey{p.PacketID, 1}
 		if p.Type == wire.PUBCOMP {
 			key.qos = 2

@@ -18,7 +18,7 @@ import (
 // observed; every other failure is a failure. Profiles are ignored in
 // self-tests against the faulty broker.
 func failOrExcuse(message string, callerSkip ...int) {
-	skip := 1
+	skip := 2
 	if len(callerSkip) > 0 {
 		skip += callerSkip[0]
 	}
@@ -27,12 +27,12 @@ func failOrExcuse(message string, callerSkip ...int) {
 		stmts := StatementsOf(spec.Labels())
 		name := spec.FullText()
 		for _, e := range current.profile.Limitations {
-			if e.Matches(stmts, name) {
+			if e.Matches(stmts, name, message) {
 				excuse(reports.UnsupportedPrefix, e, message, skip)
 			}
 		}
 		for _, e := range current.profile.Deviations {
-			if e.Matches(stmts, name) {
+			if e.Matches(stmts, name, message) {
 				excuse(reports.DeviationPrefix, e, message, skip)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/gcustom"
 	"github.com/onsi/gomega/types"
 
@@ -128,9 +129,61 @@ func HaveCrossed(dir proxy.Direction, m proxy.Match) types.GomegaMatcher {
 // describe renders a verdict for failure messages.
 func describe(v history.Verdict) string {
 	var b strings.Builder
-	for _, x := range v.Violations {
-		fmt.Fprintf(&b, "  %s\n", x)
+	for _, group := range ByRule(v.Violations, 3) {
+		for _, x := range group.Shown {
+			fmt.Fprintf(&b, "  %s\n", x)
+		}
+		if group.More > 0 {
+			fmt.Fprintf(&b, "  … and %d more %s\n", group.More, group.Rule)
+		}
 	}
 	b.WriteString(v.Summary())
 	return b.String()
+}
+
+// RuleGroup is up to a few violations of one rule, and how many more.
+type RuleGroup struct {
+	Rule  string
+	Shown []history.Violation
+	More  int
+}
+
+// ByRule groups violations by rule, in the order rules first appear,
+// keeping at most most of each: a rare rule is not drowned by a common one.
+func ByRule(vs []history.Violation, most int) []RuleGroup {
+	var groups []RuleGroup
+	index := map[string]int{}
+	for _, v := range vs {
+		i, ok := index[v.Rule]
+		if !ok {
+			i = len(groups)
+			index[v.Rule] = i
+			groups = append(groups, RuleGroup{Rule: v.Rule})
+		}
+		if len(groups[i].Shown) < most {
+			groups[i].Shown = append(groups[i].Shown, v)
+		} else {
+			groups[i].More++
+		}
+	}
+	return groups
+}
+
+// ExpectFirstSendsWithoutDup checks that every message sub received was
+// first sent to it with DUP=0. Use it where the broker cannot have tried to
+// send a message before (it was queued while sub had no connection at
+// all): a PUBLISH's DUP flag says whether it is a retransmission, nothing
+// else [MQTT-3.3.1-3].
+func ExpectFirstSendsWithoutDup(sub *Client) {
+	ginkgo.GinkgoHelper()
+	seen := map[string]bool{}
+	for _, m := range sub.Received() {
+		if seen[m.Payload] {
+			continue
+		}
+		seen[m.Payload] = true
+		gomega.Expect(m.Dup).To(gomega.BeFalse(),
+			"%s's first copy of %q came with DUP=1, but the broker had never sent it before (it was queued while %s had no connection): a first delivery must carry DUP=0 [MQTT-3.3.1-3]",
+			sub.Name, m.Payload, sub.Name)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 
 	"github.com/faultline-mqtt/faultline/proxy"
+	"github.com/faultline-mqtt/faultline/proxy/wire"
 	"github.com/faultline-mqtt/faultline/reports"
 	"github.com/faultline-mqtt/faultline/suites/history"
 )
@@ -96,7 +97,8 @@ func (f *Framework) NewClient(name string, opts ...ClientOption) *Client {
 	}
 	c := &Client{Name: name, ID: cfg.id, Link: f.Link(name), cfg: cfg, rec: f.rec, spec: f, closed: make(chan struct{}),
 		awaiting: map[ackKey]*InFlight{}, acks: map[ackKey]time.Time{},
-		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, store: newStore()}
+		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, store: newStore(), filters: map[string]byte{}, requests: map[uint16][]wire.Subscription{}, released: map[uint16]bool{}}
+	c.store.sync = c.Link.Trace().Sync
 	c.Link.Trace().Observe(c.observe)
 	f.clients = append(f.clients, c)
 	if !cfg.clean {
@@ -163,4 +165,41 @@ func (f *Framework) end(ctx context.Context) {
 	if len(problems) > 0 {
 		fmt.Fprintf(ginkgo.GinkgoWriter, "clean-up left things on the broker: %s\n", strings.Join(problems, "; "))
 	}
+}
+
+// TraceExcerpt returns the lines of the spec's merged trace that mention
+// any of words (message ids appear in payload previews), with around lines
+// of context, at most max lines in all.
+func (f *Framework) TraceExcerpt(words []string, around, max int) string {
+	traces := make([]*proxy.Trace, 0, len(f.links))
+	for _, l := range f.links {
+		traces = append(traces, l.Trace())
+	}
+	lines := strings.Split(proxy.Format(proxy.Merge(traces...), f.start, 0), "\n")
+	keep := make([]bool, len(lines))
+	for i, l := range lines {
+		for _, w := range words {
+			if strings.Contains(l, `"`+w+`"`) {
+				for j := max0(i - around); j <= min(i+around, len(lines)-1); j++ {
+					keep[j] = true
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	n := 0
+	for i, l := range lines {
+		if keep[i] && n < max {
+			b.WriteString(l + "\n")
+			n++
+		}
+	}
+	return b.String()
+}
+
+func max0(i int) int {
+	if i < 0 {
+		return 0
+	}
+	return i
 }

@@ -7,7 +7,6 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -21,11 +20,12 @@ import (
 	"github.com/faultline-mqtt/faultline/reports"
 )
 
-// Run runs the suite's specs; call it from the suite's one Test function.
-func Run(t *testing.T) {
-	gomega.RegisterFailHandler(failOrExcuse)
-	ginkgo.RunSpecs(t, "faultline."+reports.Slug(targetName()))
-}
+// FailHandler is the suite's fail handler: it reports failures the target's
+// profile declares as limitations or known deviations as such.
+func FailHandler(message string, callerSkip ...int) { failOrExcuse(message, callerSkip...) }
+
+// SuiteName names the suite after its target: faultline.<broker>.
+func SuiteName() string { return "faultline." + reports.Slug(targetName()) }
 
 // Suite declares the run's set-up (target, reachability, links) and its
 // reports. Call it once at the top level of the suite's test file:

@@ -1,0 +1,91 @@
+package framework
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/onsi/gomega/types"
+
+	"github.com/faultline-mqtt/faultline/proxy"
+	"github.com/faultline-mqtt/faultline/proxy/wire"
+)
+
+// Helpers for the specs of sessions, keepalive and Last Will: connections
+// the broker ends by itself, and sessions made over raw connections.
+
+// PersistentSession notes that the spec leaves a persistent session for
+// clientID on the broker (made over a raw connection), to be ended when
+// the spec ends. Clients made with Persistent() are noted by themselves.
+func (f *Framework) PersistentSession(clientID string) { f.sessions[clientID] = true }
+
+// BrokerClose is the broker closing one connection of a link, as the link
+// saw it.
+type BrokerClose struct {
+	At   time.Time // when the link saw the broker close the connection
+	Conn int       // the connection's number on the link
+	// Silence is how long the client had sent nothing whole on that
+	// connection when the broker closed it: from the end of its last packet
+	// that reached the broker to the close.
+	Silence time.Duration
+	// Hidden says the client was not told (the link was blackholed).
+	Hidden bool
+}
+
+// BrokerClosed returns the first time the broker closed a connection of
+// link l (ok is false while it has closed none). A close by the client, or
+// by a cut of the link, does not count.
+func BrokerClosed(l *proxy.Link) (BrokerClose, bool) {
+	entries := l.Trace().Entries()
+	for _, e := range entries {
+		if e.Kind != proxy.Event || !strings.HasPrefix(e.Note, "broker closed the connection") {
+			continue
+		}
+		bc := BrokerClose{At: e.At, Conn: e.Conn, Hidden: strings.Contains(e.Note, "blackholed")}
+		var last time.Time
+		for _, p := range entries {
+			if p.Kind == proxy.Passed && p.Dir == proxy.ToBroker && p.Conn == e.Conn && !p.At.After(e.At) {
+				last = p.At
+			}
+		}
+		if !last.IsZero() {
+			bc.Silence = e.At.Sub(last)
+		}
+		return bc, true
+	}
+	return BrokerClose{}, false
+}
+
+// BeClosedByTheBroker succeeds once the broker has closed a connection of
+// a link (*proxy.Link): use it with Eventually for "the broker disconnects
+// the client", and with Consistently and Not for "the broker keeps the
+// connection open".
+func BeClosedByTheBroker() types.GomegaMatcher { return closedMatcher{} }
+
+type closedMatcher struct{}
+
+func (closedMatcher) Match(actual any) (bool, error) {
+	l, ok := actual.(*proxy.Link)
+	if !ok {
+		return false, fmt.Errorf("BeClosedByTheBroker expects a *proxy.Link, not %T", actual)
+	}
+	_, closed := BrokerClosed(l)
+	return closed, nil
+}
+
+func (closedMatcher) FailureMessage(actual any) string {
+	return fmt.Sprintf("Expected the broker to close the connection of link %s; it left it open", actual.(*proxy.Link).Name())
+}
+
+func (closedMatcher) NegatedFailureMessage(actual any) string {
+	l := actual.(*proxy.Link)
+	bc, _ := BrokerClosed(l)
+	return fmt.Sprintf("Expected the broker to keep the connection of link %s open; it closed connection %d after the client had been silent for %v",
+		l.Name(), bc.Conn, bc.Silence.Round(time.Millisecond))
+}
+
+// PingReq is a PINGREQ packet, for raw connections.
+func PingReq() wire.Packet { return wire.Packet{Header: wire.Header{Type: wire.PINGREQ}} }
+
+// DisconnectPacket is a DISCONNECT packet, for raw connections.
+func DisconnectPacket() wire.Packet { return wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}} }
