@@ -55,19 +55,20 @@ var _ = Describe("QoS handshakes cut at every step, with clean sessions", Label(
 
 			Eventually(fault).WithContext(ctx).Should(HaveFired())
 			Eventually(sub.Connections).WithContext(ctx).Should(Equal(2), "the subscriber did not reconnect")
+			Expect(sub.SessionPresent()).To(BeFalse(), "a CleanSession=1 connection must start a new session: CONNACK session present 0 [MQTT-3.2.2-1]")
 			f.Drain(ctx, sub) // the new session has no subscription: nothing may arrive
 			Expect(f.Verdict()).To(Hold())
 		},
 		ConformanceEntry("QoS 1: cut in the middle of the PUBLISH", byte(1), proxy.Into(proxy.FromBroker, proxy.Publish(1), 5),
-			Statements("MQTT-3.1.2-6"), Catches("keep-clean-sessions")),
+			Statements("MQTT-3.1.2-6", "MQTT-3.2.2-1"), Catches("keep-clean-sessions")),
 		ConformanceEntry("QoS 1: cut after the PUBLISH, before the subscriber's PUBACK", byte(1), proxy.After(proxy.FromBroker, proxy.Publish(1)),
-			Statements("MQTT-3.1.2-6"), Catches("keep-clean-sessions")),
+			Statements("MQTT-3.1.2-6", "MQTT-3.2.2-1"), Catches("keep-clean-sessions")),
 		ConformanceEntry("QoS 2: cut in the middle of the PUBLISH", byte(2), proxy.Into(proxy.FromBroker, proxy.Publish(2), 5),
-			Statements("MQTT-3.1.2-6"), Catches("keep-clean-sessions")),
+			Statements("MQTT-3.1.2-6", "MQTT-3.2.2-1"), Catches("keep-clean-sessions")),
 		ConformanceEntry("QoS 2: cut after the PUBLISH, before the subscriber's PUBREC", byte(2), proxy.After(proxy.FromBroker, proxy.Publish(2)),
-			Statements("MQTT-3.1.2-6"), Catches("keep-clean-sessions")),
+			Statements("MQTT-3.1.2-6", "MQTT-3.2.2-1"), Catches("keep-clean-sessions")),
 		ConformanceEntry("QoS 2: cut after the PUBREC, before the broker's PUBREL", byte(2), proxy.After(proxy.ToBroker, proxy.PUBREC),
-			Statements("MQTT-3.1.2-6"), Catches("keep-clean-sessions")),
+			Statements("MQTT-3.1.2-6", "MQTT-3.2.2-1"), Catches("keep-clean-sessions")),
 	)
 })
 
