@@ -403,8 +403,6 @@ func (c *Client) observe(e proxy.Entry) {
 	c.rec.WireAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP, p.SessionPresent, p.ReasonCode)
 	if !from {
 		switch p.Type {
-		case wire.PUBREL:
-			c.store.released(p.PacketID)
 		case wire.SUBSCRIBE, wire.UNSUBSCRIBE:
 			c.mu.Lock()
 			c.requests[p.PacketID] = p.Subscriptions
@@ -420,6 +418,7 @@ func (c *Client) observe(e proxy.Entry) {
 			if !p.SessionPresent {
 				clear(c.unreleased)
 				clear(c.verdicts)
+				clear(c.released)
 				c.store.ended()
 			}
 			c.mu.Unlock()

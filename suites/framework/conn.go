@@ -11,12 +11,14 @@ import (
 )
 
 // dial opens the client's connection to its link. The connection keeps
-// paho to one more rule of a QoS 2 sender: once it has sent PUBREL for a
-// packet id it must not send that PUBLISH again [MQTT-4.3.3-1]. After a
-// reconnect paho can queue the stored PUBLISH for re-sending just before
-// the broker's re-sent PUBREC makes it send PUBREL; such a PUBLISH is
-// dropped here (a broker that completed the flow would rightly take it as a
-// new message). paho writes one packet per Write.
+// paho to the rules of a QoS 2 sender that it breaks around reconnects:
+// once it has sent PUBREL for a packet id it must not send that PUBLISH
+// again but re-send the PUBREL [MQTT-4.3.3-1, MQTT-4.4.0-1]. paho keeps
+// the PUBLISH in its store until PUBCOMP and re-sends it after a reconnect;
+// here a PUBREL written for an id turns the stored PUBLISH into that PUBREL
+// (so a resumed session re-sends the PUBREL), and a PUBLISH paho still
+// writes for a released id goes out as the PUBREL instead. paho writes one
+// packet per Write.
 func (c *Client) dial(_ *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 	conn, err := net.DialTimeout("tcp", c.Link.Addr(), 5*time.Second)
 	if err != nil {
@@ -32,23 +34,28 @@ type clientConn struct {
 
 func (w *clientConn) Write(b []byte) (int, error) {
 	h, ok, err := wire.ParseHeader(b)
-	if err == nil && ok && h.Size() == len(b) {
-		switch h.Type {
-		case wire.PUBREL:
-			if p, err := wire.Decode(b, wire.V311); err == nil {
-				w.c.mu.Lock()
-				w.c.released[p.PacketID] = true
-				w.c.mu.Unlock()
+	if err != nil || !ok || h.Size() != len(b) || (h.Type != wire.PUBREL && h.Type != wire.PUBLISH) {
+		return w.Conn.Write(b)
+	}
+	p, err := wire.Decode(b, wire.V311)
+	if err != nil {
+		return w.Conn.Write(b)
+	}
+	switch {
+	case p.Type == wire.PUBREL:
+		w.c.mu.Lock()
+		w.c.released[p.PacketID] = true
+		w.c.mu.Unlock()
+		w.c.store.released(p.PacketID)
+	case p.QoS == 2:
+		w.c.mu.Lock()
+		released := w.c.released[p.PacketID]
+		w.c.mu.Unlock()
+		if released {
+			if _, err := w.Conn.Write(wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PUBREL}, PacketID: p.PacketID})); err != nil {
+				return 0, err
 			}
-		case wire.PUBLISH:
-			if p, err := wire.Decode(b, wire.V311); err == nil && p.QoS == 2 {
-				w.c.mu.Lock()
-				drop := w.c.released[p.PacketID]
-				w.c.mu.Unlock()
-				if drop {
-					return len(b), nil
-				}
-			}
+			return len(b), nil
 		}
 	}
 	return w.Conn.Write(b)
