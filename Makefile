@@ -8,22 +8,49 @@ SHELL := bash
 export GINKGO_NO_COLOR := TRUE
 
 GINKGO := go tool ginkgo
-PROCS  ?= 4
 LABELS ?=
 # Where reports go: reports/ for the default target.
 OUT    ?= reports
+# BROKER=<name>: conformance starts that broker, runs against it, stops it
+# (fixtures/brokers/run); reports in $(OUT)/<name>/.
+BROKER ?=
+BROKERS := embedded $(sort $(patsubst fixtures/brokers/%/start,%,$(wildcard fixtures/brokers/*/start)))
+ifneq ($(BROKER),)
+ifeq ($(filter $(BROKER),$(BROKERS)),)
+$(error unknown BROKER '$(BROKER)'; choose one of: $(BROKERS))
+endif
+endif
 
-SUITE  := bin/faultline.test
-TALLY  := bin/tally
-GO_SRC := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
+# Public mode, for shared public brokers: FAULTLINE_PUBLIC=1, or implied by
+# a public host in MQTT_BROKER. Gentle: fewer processes, payloads of at most
+# 256 KiB, no soak, no protocol violations, no restarts (PUBLIC_LABELS).
+PUBLIC_HOSTS  := test.mosquitto.org broker.emqx.io broker.hivemq.com mqtt.eclipseprojects.io public.mqtthq.com
+PUBLIC        := $(if $(filter 0 false no,$(FAULTLINE_PUBLIC)),,$(strip \
+	$(filter 1 true yes,$(FAULTLINE_PUBLIC))$(foreach h,$(PUBLIC_HOSTS),$(findstring $(h),$(MQTT_BROKER)))))
+PUBLIC_LABELS := !large && !chaos && !violations && !restart
+PROCS ?= $(if $(PUBLIC),2,4)
+LABEL_FILTER   = $(if $(PUBLIC),$(if $(LABELS),($(LABELS)) && $(PUBLIC_LABELS),$(PUBLIC_LABELS)),$(LABELS))
+PUBLIC_ENV     = $(if $(PUBLIC),FAULTLINE_PUBLIC=1 FAULTLINE_MAX_PAYLOAD=256KiB)
+
+SUITE   := bin/faultline.test
+TALLY   := bin/tally
+COMPARE := bin/compare
+GO_SRC  := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
 
 GINKGO_RUN = $(GINKGO) run -p --procs=$(PROCS) --timeout=15m --poll-progress-after=60s \
-	--fail-on-pending --fail-on-empty $(if $(LABELS),--label-filter='$(LABELS)')
+	--fail-on-pending --fail-on-empty $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)')
 
-.PHONY: conformance test bench spec-coverage help clean
+.PHONY: conformance suite scenario chaos compare public-check test bench spec-coverage help clean
 
 help:
 	@echo "make conformance   run every suite against MQTT_BROKER (default: the embedded broker); LABELS=... narrows it"
+	@echo "make conformance BROKER=<name>   start that broker, run every suite against it, stop it; reports in $(OUT)/<name>/"
+	@echo "                   brokers: $(BROKERS)"
+	@echo "make scenario NAME=<name>   one of the course's connectivity scenarios, told step by step with its wire trace"
+	@echo "                   (no NAME: all of them): lost-before-publish lost-before-forward latest-value command-after-offline"
+	@echo "make chaos         the chaos soak: seeded faults on every link for CHAOS_DURATION ($(CHAOS_DURATION)), CHAOS_MESSAGES ($(CHAOS_MESSAGES)) per publisher"
+	@echo "make compare       conformance on every broker that starts here; side-by-side table in $(OUT)/compare/comparison.{md,html}"
+	@echo "make public-check  public mode leaves nothing behind: the suites in public mode on a local mosquitto, then a check"
 	@echo "make test          Faultline's own tests: unit tests, the suites on the embedded broker, the faulty-broker matrix"
 	@echo "make spec-coverage which MQTT 3.1.1 statements the specs cover (covered / checkable / total)"
 	@echo "make bench         decoder throughput and the link's latency overhead (QoS 1 round trips, proxied vs direct)"
@@ -36,22 +63,74 @@ $(TALLY): $(GO_SRC)
 	@mkdir -p bin
 	go build -o $@ ./reports/tally
 
-## conformance: every suite against the target broker; JUnit in $(OUT)/junit.xml
+$(COMPARE): $(GO_SRC)
+	@mkdir -p bin
+	go build -o $@ ./reports/compare
+
+## conformance: every suite against the target broker; JUnit in $(OUT)/junit.xml.
+## With BROKER=<name>, fixtures/brokers/run starts the broker into
+## $(OUT)/<name>/run, runs `make suite` against it and stops it.
 conformance: $(SUITE)
-	@mkdir -p $(OUT); rm -f $(OUT)/summary.txt; rc=0; \
-	FAULTLINE_REPORT_DIR=$(abspath $(OUT)) $(GINKGO_RUN) --output-dir=$(OUT) --json-report=report.json $(SUITE) || rc=$$?; \
+ifneq ($(BROKER),)
+	@fixtures/brokers/run $(BROKER) $(OUT)/$(BROKER)/run $(MAKE) --no-print-directory suite OUT=$(OUT)/$(BROKER) BROKER=
+else
+	@$(MAKE) --no-print-directory suite
+endif
+
+## suite: the run itself, against whatever the environment names (conformance
+## builds $(SUITE) first).
+suite:
+	@mkdir -p $(OUT); rm -f $(OUT)/summary.txt $(OUT)/manifest.txt; rc=0; \
+	$(PUBLIC_ENV) FAULTLINE_REPORT_DIR=$(abspath $(OUT)) $(GINKGO_RUN) --output-dir=$(OUT) --json-report=report.json $(SUITE) || rc=$$?; \
 	cat $(OUT)/summary.txt 2>/dev/null || echo "faultline: the run ended before writing its summary (exit $$rc)"; \
 	exit $$rc
 
-## test: unit tests (with the race detector), the suites on the embedded
-## broker, and the kill matrix (every spec red against its defect).
+## scenario: one connectivity scenario (NAME=...), or all of them, against
+## the target; each tells what happened and shows the wire.
+NAME ?=
+scenario: $(SUITE)
+	@mkdir -p $(OUT)/scenario; \
+	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/scenario) $(GINKGO) run -v --no-color --timeout=10m --fail-on-empty \
+		--label-filter='$(if $(NAME),scenario:$(NAME),scenario)' --output-dir=$(OUT)/scenario --json-report=report.json $(SUITE)
+
+## chaos: the chaos spec alone, soaking longer than in a conformance run.
+CHAOS_DURATION ?= 60s
+CHAOS_MESSAGES ?= 6000
+chaos: $(SUITE)
+	@mkdir -p $(OUT)/chaos; \
+	FAULTLINE_CHAOS_DURATION=$(CHAOS_DURATION) FAULTLINE_CHAOS_MESSAGES=$(CHAOS_MESSAGES) \
+	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/chaos) $(GINKGO) run -v --timeout=15m --fail-on-empty \
+		--label-filter=chaos --output-dir=$(OUT)/chaos --json-report=report.json $(SUITE)
+
+## compare: conformance against every broker that starts here (a broker that
+## does not start is listed with the reason), then one side-by-side table.
+compare: $(SUITE) $(COMPARE)
+	@reports/compare/compare.sh $(OUT) $(BROKERS)
+
+## public-check: public mode cleans up after itself (suites/framework/public_test.go).
+public-check: $(SUITE)
+	@FAULTLINE_PUBLIC_CHECK=1 FAULTLINE_SUITE_BIN=$(abspath $(SUITE)) go test -count=1 -run TestPublicModeLeavesNothing -v ./suites/framework/
+
+## test: unit tests (with the race detector), the kill matrix (every spec
+## red against its defect), the suites on the embedded broker, and the
+## suites on mosquitto when it is installed (.ci/run installs it).
 test: $(SUITE) $(TALLY)
 	@rm -rf reports/test; mkdir -p reports/test; rc=0; \
 	FAULTLINE_SUITE_BIN=$(abspath $(SUITE)) go test -json -race -count=1 $$(go list ./... | grep -v '/suites$$') 2>&1 \
 		| tee reports/test/unit.json | $(TALLY) -echo || rc=1; \
+	echo "== the suites on the embedded broker"; \
 	env -u MQTT_BROKER -u TOXIPROXY_URL FAULTLINE_REPORT_DIR=$(abspath reports/test) \
 		$(GINKGO_RUN) --output-dir=reports/test --json-report=suites.json $(SUITE) || rc=1; \
 	cat reports/test/summary.txt; \
+	if PATH=$$PATH:/usr/sbin command -v mosquitto >/dev/null; then \
+		echo "== the suites on mosquitto"; mkdir -p reports/test/mosquitto; \
+		env -u TOXIPROXY_URL fixtures/brokers/run mosquitto reports/test/mosquitto/run \
+			env FAULTLINE_REPORT_DIR=$(abspath reports/test/mosquitto) \
+			$(GINKGO_RUN) --output-dir=reports/test --json-report=mosquitto.json $(SUITE) || rc=1; \
+		cat reports/test/mosquitto/summary.txt 2>/dev/null || true; \
+	else \
+		echo "== mosquitto is not installed: the suites ran on the embedded broker only (apt-get install -y mosquitto)"; \
+	fi; \
 	$(TALLY) reports/test/*.json || rc=1; \
 	exit $$rc
 
@@ -75,4 +154,5 @@ bench:
 			m["direct-p50-µs"], m["direct-p99-µs"], m["proxied-p50-µs"], m["proxied-p99-µs"], m["p50-ratio"], m["p99-ratio"] }'
 
 clean:
-	rm -rf bin reports/test reports/junit.xml reports/summary.txt reports/report.json
+	rm -rf bin reports/test reports/junit.xml reports/summary.txt reports/report.json reports/manifest.txt \
+		reports/scenario reports/chaos $(addprefix reports/,$(BROKERS)) reports/compare/comparison.md reports/compare/comparison.html

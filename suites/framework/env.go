@@ -18,6 +18,19 @@ const (
 	EnvBrokerLogOut = "FAULTLINE_BROKER_LOG"  // embedded broker: "1" shows its warnings in the spec timeline
 )
 
+// Other endpoints of the same broker (transports.go). Unset: the specs
+// that need one report "not supported".
+const (
+	EnvBrokerTLS     = "MQTT_BROKER_TLS"     // ssl:// server certificate signed by MQTT_CA_FILE, no client certificate
+	EnvBrokerMTLS    = "MQTT_BROKER_MTLS"    // ssl:// client certificate (MQTT_CLIENT_CERT/KEY) required
+	EnvBrokerWS      = "MQTT_BROKER_WS"      // ws://host:port/path
+	EnvBrokerWSS     = "MQTT_BROKER_WSS"     // wss://host:port/path
+	EnvAuthBroker    = "MQTT_AUTH_BROKER"    // refuses wrong credentials (and missing ones, unless MQTT_AUTH_ANONYMOUS=1)
+	EnvAuthUsername  = "MQTT_AUTH_USERNAME"  // the credentials it accepts
+	EnvAuthPassword  = "MQTT_AUTH_PASSWORD"  //
+	EnvAuthAnonymous = "MQTT_AUTH_ANONYMOUS" // "1": MQTT_AUTH_BROKER lets clients without credentials in
+)
+
 func env(key, def string) string {
 	if v, ok := os.LookupEnv(key); ok && v != "" {
 		return v

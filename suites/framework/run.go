@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/onsi/ginkgo/v2"
@@ -23,6 +24,11 @@ type run struct {
 	// profile is the target's profile, whose limitations and deviations
 	// excuse failures (nil: none, as in self-tests).
 	profile *brokers.Profile
+	// endpoints are the broker's other transports (transports.go), with
+	// one link server each, made when a spec first needs it.
+	endpoints endpointsInfo
+	smu       sync.Mutex
+	servers   map[string]*proxy.Server
 }
 
 var current *run

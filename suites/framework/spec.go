@@ -34,7 +34,7 @@ func New() *Framework {
 	f := &Framework{}
 	ginkgo.BeforeEach(func() {
 		f.begin()
-		ginkgo.DeferCleanup(f.end, ginkgo.NodeTimeout(30*time.Second))
+		ginkgo.DeferCleanup(f.end, ginkgo.NodeTimeout(60*time.Second))
 		ginkgo.DeferOnFailure(func() {
 			ginkgo.AddReportEntry(TraceEntry, f.TraceText(), ginkgo.ReportEntryVisibilityFailureOrVerbose)
 		})
@@ -165,6 +165,7 @@ func (f *Framework) end(ctx context.Context) {
 	if len(problems) > 0 {
 		fmt.Fprintf(ginkgo.GinkgoWriter, "clean-up left things on the broker: %s\n", strings.Join(problems, "; "))
 	}
+	f.sweepLeftovers(ctx)
 }
 
 // TraceExcerpt returns the lines of the spec's merged trace that mention

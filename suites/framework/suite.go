@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -44,6 +45,9 @@ type runInfo struct {
 	Name     string `json:"name"`
 	Embedded bool   `json:"embedded"`
 	Defect   string `json:"defect,omitempty"`
+	// Endpoints are the broker's other transports: read from the
+	// environment, or the embedded (or faulty) broker's own.
+	Endpoints endpointsInfo `json:"endpoints"`
 }
 
 // targetName names the target in reports before the run starts.
@@ -79,8 +83,9 @@ func profileName(info runInfo) string {
 // there is no target, and checks that the target answers MQTT.
 func startRun(ctx context.Context) []byte {
 	info := runInfo{ID: newRunID(), URL: os.Getenv(EnvBroker), Name: targetName(), Defect: os.Getenv(EnvDefect)}
+	var broker *embedded.Broker
 	if info.URL == "" || info.URL == "embedded" {
-		opts := embedded.Options{}
+		opts := embedded.Options{Transports: &embedded.Transports{}}
 		if os.Getenv(EnvBrokerLogOut) == "1" {
 			opts.Log = ginkgo.GinkgoWriter
 		}
@@ -89,10 +94,16 @@ func startRun(ctx context.Context) []byte {
 			ginkgo.Fail("faultline: " + err.Error())
 		}
 		ginkgo.DeferCleanup(b.Close)
-		info.URL, info.Embedded = b.URL(), true
+		info.URL, info.Embedded, broker = b.URL(), true, b
+		info.Endpoints = embeddedEndpoints(b)
+	} else {
+		info.Endpoints = endpointsFromEnv()
 	}
 	if info.Defect != "" {
 		info.URL = startFaulty(info.Defect, info.URL)
+		if broker != nil {
+			info.Endpoints = startFaultyEndpoints(info.Defect, broker)
+		}
 	}
 	t, err := targetFromEnv(info.URL)
 	if err != nil {
@@ -122,7 +133,9 @@ func joinRun(data []byte) {
 		ginkgo.Fail("faultline: " + err.Error())
 	}
 	ginkgo.DeferCleanup(links.Close)
-	current = &run{ID: info.ID, Target: t, Prefix: env(EnvTopicPrefix, "faultline"), links: links}
+	current = &run{ID: info.ID, Target: t, Prefix: env(EnvTopicPrefix, "faultline"), links: links,
+		endpoints: info.Endpoints, servers: map[string]*proxy.Server{}}
+	ginkgo.DeferCleanup(current.closeServers)
 	if info.Defect == "" {
 		if p, ok := brokers.Lookup(profileName(info)); ok {
 			current.profile = &p
@@ -135,8 +148,20 @@ func joinRun(data []byte) {
 	gomega.SetDefaultConsistentlyPollingInterval(10 * time.Millisecond)
 	gomega.EnforceDefaultTimeoutsWhenUsingContexts()
 
-	mqtt.ERROR = log.New(ginkgo.GinkgoWriter, "[paho ERROR] ", 0)
-	mqtt.CRITICAL = log.New(ginkgo.GinkgoWriter, "[paho CRITICAL] ", 0)
+	mqtt.ERROR = log.New(pahoLog{}, "[paho ERROR] ", 0)
+	mqtt.CRITICAL = log.New(pahoLog{}, "[paho CRITICAL] ", 0)
+}
+
+// pahoLog passes paho's errors to the spec's output, less the ones a
+// client the spec closes always logs (its own closed socket).
+type pahoLog struct{}
+
+func (pahoLog) Write(b []byte) (int, error) {
+	s := string(b)
+	if strings.Contains(s, "use of closed network connection") || strings.Contains(s, "disconnection already in progress") {
+		return len(b), nil
+	}
+	return ginkgo.GinkgoWriter.Write(b)
 }
 
 // writeReports writes junit.xml and summary.txt when a report directory

@@ -86,7 +86,7 @@ func (t Target) Probe(ctx context.Context, clientID string) error {
 	defer cancel()
 	conn, _, err := t.Upstream.Dial(ctx)
 	if err != nil {
-		return fmt.Errorf("cannot connect: %v", err)
+		return fmt.Errorf("cannot connect: %v%s", err, tlsHint(err))
 	}
 	defer conn.Close()
 	connect := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
@@ -113,7 +113,7 @@ func (t Target) Probe(ctx context.Context, clientID string) error {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("the broker closed the connection after CONNECT without sending CONNACK")
 	case err != nil:
-		return fmt.Errorf("connected, but reading CONNACK failed: %v", err)
+		return fmt.Errorf("connected, but reading CONNACK failed: %v%s", err, tlsHint(err))
 	}
 	p, err := wire.Decode(b, wire.V311)
 	if err != nil || p.Type != wire.CONNACK {
@@ -129,6 +129,26 @@ func (t Target) Probe(ctx context.Context, clientID string) error {
 	}
 	_, _ = conn.Write(wire.Encode(wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}}))
 	return nil
+}
+
+// tlsHint names the setting to check when err is a TLS certificate
+// problem: the broker's certificate not trusted, or a client certificate
+// the broker wants.
+func tlsHint(err error) string {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	remote := func(alert string) bool { return strings.Contains(err.Error(), "remote error: tls: "+alert) }
+	switch {
+	case errors.As(err, &unknown) && os.Getenv(EnvCAFile) == "":
+		return fmt.Sprintf(" (%s is not set, so the system's CAs were used: set it to the CA that signed the broker's certificate)", EnvCAFile)
+	case errors.As(err, &unknown):
+		return fmt.Sprintf(" (%s=%s must hold the CA that signed the broker's certificate)", EnvCAFile, os.Getenv(EnvCAFile))
+	case errors.As(err, &host):
+		return " (the broker's certificate is not for the host name in the URL)"
+	case (remote("certificate required") || remote("bad certificate")) && os.Getenv(EnvClientCert) == "":
+		return fmt.Sprintf(" (the broker wants a client certificate: set %s and %s)", EnvClientCert, EnvClientKey)
+	}
+	return ""
 }
 
 // unusable is the one line a run ends with when the target cannot be used.

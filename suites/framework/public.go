@@ -1,0 +1,98 @@
+package framework
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2"
+
+	"github.com/faultline-mqtt/faultline/proxy"
+)
+
+// Public mode: a run against a shared public broker (test.mosquitto.org,
+// broker.emqx.io...) behaves like a polite guest.
+//
+//   - Every client id and topic is the run's own: ids fl<run>p<n>c<m>,
+//     topics under <prefix>/<run>/ (the '$' specs use $<prefix>/<run>/),
+//     as in every run.
+//   - Gentle: specs labelled PublicExcludedLabels do not run (a soak, huge
+//     payloads, protocol violations that would look like attacks, restarts
+//     of a broker that is not ours), nor do specs naming a remaining length
+//     over PublicMaxPayload; the payload specs send at most
+//     PublicMaxPayload bytes (FAULTLINE_MAX_PAYLOAD is capped). The Makefile
+//     applies the same label filter and runs fewer processes.
+//   - No spec relies on $SYS.
+//   - Every retained message, retained will and persistent session a spec
+//     creates is removed when it ends (janitor.go, leftovers.go), and the
+//     spec's whole topic root is swept for retained messages.
+//
+// FAULTLINE_PUBLIC=1 turns it on, and a public host in MQTT_BROKER implies
+// it (FAULTLINE_PUBLIC=0 turns it off).
+const EnvPublic = "FAULTLINE_PUBLIC"
+
+// PublicHosts are the public brokers that imply public mode.
+var PublicHosts = []string{"test.mosquitto.org", "broker.emqx.io", "broker.hivemq.com", "mqtt.eclipseprojects.io", "public.mqtthq.com"}
+
+// PublicExcludedLabels are the labels of specs that do not run in public
+// mode. Keep the Makefile's PUBLIC_LABELS in step.
+var PublicExcludedLabels = []string{"large", "chaos", "violations", "restart"}
+
+// PublicMaxPayload bounds every payload in public mode.
+const PublicMaxPayload = 256 << 10
+
+// Public says whether the run is in public mode.
+func Public() bool {
+	switch strings.ToLower(strings.TrimSpace(os.Getenv(EnvPublic))) {
+	case "1", "true", "yes":
+		return true
+	case "0", "false", "no":
+		return false
+	}
+	return publicHost(os.Getenv(EnvBroker))
+}
+
+func publicHost(url string) bool {
+	if url == "" || url == "embedded" {
+		return false
+	}
+	up, err := proxy.ParseUpstream(url)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(up.URL.Hostname())
+	return slices.Contains(PublicHosts, host)
+}
+
+func init() {
+	// The payload specs size their tables from FAULTLINE_MAX_PAYLOAD when
+	// the suite is built, after this package's initialisation.
+	if Public() {
+		if n, err := MaxPayload(); err != nil || n > PublicMaxPayload {
+			_ = os.Setenv(EnvMaxPayload, strconv.Itoa(PublicMaxPayload))
+		}
+	}
+}
+
+// remainingLength finds the remaining length a payload spec names.
+var remainingLength = regexp.MustCompile(`remaining length (\d+)`)
+
+var _ = ginkgo.BeforeEach(func() {
+	if !Public() {
+		return
+	}
+	spec := ginkgo.CurrentSpecReport()
+	for _, l := range spec.Labels() {
+		if slices.Contains(PublicExcludedLabels, l) {
+			ginkgo.Skip(fmt.Sprintf("public mode: specs labelled %q do not run against a shared broker", l))
+		}
+	}
+	if m := remainingLength.FindStringSubmatch(spec.FullText()); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n > PublicMaxPayload {
+			ginkgo.Skip(fmt.Sprintf("public mode: payloads are at most %d bytes", PublicMaxPayload))
+		}
+	}
+})
