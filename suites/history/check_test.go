@@ -362,6 +362,29 @@ func TestOutOfOrder(t *testing.T) {
 		{name: "sent at the same time",
 			h: setup(true, "t/#", 1).acked("pub", "t/a", "a-1", 1, 100).acked("pub", "t/a", "b-1", 1, 100).
 				recv("sub", "t/a", "b-1", 1, 120).recv("sub", "t/a", "a-1", 1, 130)},
+		{name: "received by the broker in one order, delivered in the other", rule: RuleOutOfOrder, ids: []string{"p-1", "p-2"},
+			h: two(true).arrive("pub", "p-1", 1, 102).arrive("pub", "p-2", 1, 103).
+				recv("sub", "t/a", "p-2", 1, 120).recv("sub", "t/a", "p-1", 1, 130),
+			check: func(t *testing.T, v Verdict) {
+				if d := v.Violations[0].Detail; !strings.Contains(d, "the broker had it by 102ms") {
+					t.Errorf("detail %q", d)
+				}
+			}},
+		{name: "crossed in one segment: the order of the events decides", rule: RuleOutOfOrder, ids: []string{"p-1", "p-2"},
+			h: two(true).arrive("pub", "p-1", 1, 102).arrive("pub", "p-2", 1, 102).
+				recv("sub", "t/a", "p-2", 1, 120).recv("sub", "t/a", "p-1", 1, 130)},
+		{name: "a new message sent before the re-send of an older one is rightly forwarded first",
+			h: setup(false, "t/#", 1).pub("pub", "t/a", "p-1", 1, 100, OutcomeAcked, 311).acked("pub", "t/a", "p-2", 1, 200).
+				arrive("pub", "p-2", 2, 300).arrive("pub", "p-1", 2, 310).
+				recv("sub", "t/a", "p-2", 1, 320).recv("sub", "t/a", "p-1", 1, 330)},
+		{name: "an older message the broker may have dropped and got again later",
+			h: setup(false, "t/#", 1).pub("pub", "t/a", "p-1", 1, 100, OutcomeAcked, 311).acked("pub", "t/a", "p-2", 1, 200).
+				arrive("pub", "p-1", 1, 101).arrive("pub", "p-2", 2, 300).arrive("pub", "p-1", 2, 310).
+				recv("sub", "t/a", "p-2", 1, 320).recv("sub", "t/a", "p-1", 1, 330)},
+		{name: "an older message acknowledged before the newer one crossed", rule: RuleOutOfOrder, ids: []string{"p-1", "p-2"},
+			h: setup(false, "t/#", 1).pub("pub", "t/a", "p-1", 1, 100, OutcomeAcked, 150).acked("pub", "t/a", "p-2", 1, 200).
+				arrive("pub", "p-1", 1, 101).arrive("pub", "p-2", 1, 201).arrive("pub", "p-1", 2, 310).
+				recv("sub", "t/a", "p-2", 1, 320).recv("sub", "t/a", "p-1", 1, 330)},
 		{name: "a gap is not a reorder",
 			h: setup(true, "t/#", 1).pub("pub", "t/a", "p-1", 1, 100, OutcomeUnknown, 101).acked("pub", "t/a", "p-2", 1, 102).
 				recv("sub", "t/a", "p-2", 1, 120)},
@@ -407,7 +430,7 @@ func TestRulesSelection(t *testing.T) {
 func TestRuleTable(t *testing.T) {
 	names := []string{RuleQoS0Duplicated, RuleQoS1Lost, RuleQoS2Lost, RuleQoS2Duplicated, RuleUnexpectedDelivery,
 		RuleQoSNotDowngraded, RuleQoSDowngradedTooFar, RuleRedeliveryWithoutDup, RuleDupOnQoS0, RuleOutOfOrder,
-		RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse}
+		RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWirePublishNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse}
 	table := RuleTable()
 	if len(table) != len(names) {
 		t.Fatalf("table has %d rules, want %d", len(table), len(names))

@@ -63,6 +63,11 @@ func (b *hb) recv(c, topic, id string, qos byte, at int, flags ...string) *hb {
 		Dup: slices.Contains(flags, "dup"), Retain: slices.Contains(flags, "retain")})
 }
 
+// arrive records message id's PUBLISH crossing c's link whole to the broker.
+func (b *hb) arrive(c, id string, conn, at int) *hb {
+	return b.add(Event{Kind: KindWire, Client: c, Conn: conn, Packet: "PUBLISH", QoS: 1, MsgID: id, At: ms(at)})
+}
+
 func (b *hb) drain(c string, at int) *hb {
 	return b.add(Event{Kind: KindDrained, Client: c, At: ms(at)})
 }

@@ -35,7 +35,9 @@ const (
 	KindDrained      Kind = "drained"      // the harness stopped waiting for deliveries to Client
 	// KindWire is an MQTT packet seen on Client's link by the proxy: Conn,
 	// FromBroker, Packet, PacketID, Cut; QoS and Dup for PUBLISH;
-	// SessionPresent and ReturnCode for CONNACK.
+	// SessionPresent and ReturnCode for CONNACK; MsgID for a whole PUBLISH
+	// to the broker whose payload is the message id (see
+	// [Recorder.WirePublishAt]).
 	KindWire Kind = "wire"
 )
 

@@ -141,6 +141,16 @@ func (r *Recorder) WireAt(at time.Time, client string, conn int, fromBroker bool
 		QoS: qos, Dup: dup, SessionPresent: sessionPresent, ReturnCode: returnCode})
 }
 
+// WirePublishAt records a whole PUBLISH that crossed client's link to the
+// broker at a known moment, carrying message msgID: the broker received
+// the message then, or at another whole crossing. The order check uses
+// these crossings to tell the order in which the broker received messages
+// from the order in which the client first tried to send them.
+func (r *Recorder) WirePublishAt(at time.Time, client string, conn int, id uint16, qos byte, dup bool, msgID string) {
+	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, Packet: "PUBLISH", PacketID: id,
+		QoS: qos, Dup: dup, MsgID: msgID})
+}
+
 // WireCutAt is WireCut at a known moment.
 func (r *Recorder) WireCutAt(at time.Time, client string, conn int, fromBroker bool, typ string, id uint16, qos byte, dup bool) {
 	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, FromBroker: fromBroker, Packet: typ, PacketID: id,

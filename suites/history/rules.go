@@ -23,6 +23,7 @@ const (
 	RuleWireRedeliveryWithoutDup = "wire-redelivery-without-dup"
 	RuleWirePublishAfterPubrec   = "wire-publish-after-pubrec"
 	RuleWirePubrelNotResent      = "wire-pubrel-not-resent"
+	RuleWirePublishNotResent     = "wire-publish-not-resent"
 	RuleWireQoS0Dup              = "wire-qos0-dup"
 	RuleWirePacketIDReuse        = "wire-packet-id-reuse"
 )
@@ -69,10 +70,13 @@ var ruleTable = []Rule{
 		"the broker sent a QoS 1 or 2 PUBLISH with DUP=0 while an earlier PUBLISH with the same packet id and QoS, sent to that client in the same session (whole or cut), was still unacknowledged (no PUBACK, or no PUBREC, from the client since)",
 		[]string{"MQTT-3.3.1-1", "MQTT-4.4.0-1"}},
 	{RuleWirePublishAfterPubrec,
-		"the broker sent PUBLISH with DUP=1 for a packet id the client had acknowledged with PUBREC, before PUBCOMP, in the same session, after it had shown it received the PUBREC (it had sent PUBREL, or the PUBLISH came on a later connection); PUBREL was owed instead",
+		"the broker sent PUBLISH with DUP=1 for a packet id the client had acknowledged with PUBREC, before PUBCOMP, in the same session, after it had certainly received the PUBREC (it had sent PUBREL, or the PUBREC's connection ended with the client's DISCONNECT and the PUBLISH came on a later one); PUBREL was owed instead",
 		[]string{"MQTT-4.3.3-1"}},
 	{RuleWirePubrelNotResent,
 		"a client reconnected into its session while a QoS 2 flow was between its PUBREC and PUBCOMP, and by the client's drain the broker had not re-sent PUBREL on that connection, which was still up",
+		[]string{"MQTT-4.4.0-1"}},
+	{RuleWirePublishNotResent,
+		"a client reconnected into its session while a QoS 1 or 2 PUBLISH the broker had sent it was unacknowledged (no PUBACK, or no PUBREC, had reached the broker), and by the client's drain the broker had not re-sent that PUBLISH on that connection, which was still up",
 		[]string{"MQTT-4.4.0-1"}},
 	{RuleWireQoS0Dup,
 		"the broker sent a QoS 0 PUBLISH with DUP=1",

@@ -95,11 +95,23 @@ type group struct {
 
 type dkey struct{ sub, id string }
 
+// arrival is a moment in the history: a time and, for events at the same
+// time, the position of the event in the sorted history.
+type arrival struct {
+	at  time.Duration
+	ord int
+}
+
+func (a arrival) before(b arrival) bool {
+	return a.at < b.at || (a.at == b.at && a.ord >= 0 && b.ord >= 0 && a.ord < b.ord)
+}
+
 // index is a history digested for checking.
 type index struct {
 	clients  map[string]*client
 	pubs     map[string]*pub
-	pubList  []*pub // in Sent order
+	arrivals map[string][]arrival // by message id: whole PUBLISHes to the broker, in order
+	pubList  []*pub               // in Sent order
 	groups   []*group
 	byKey    map[dkey]*group
 	warnings []string
@@ -116,10 +128,11 @@ func buildIndex(h History) *index {
 		slices.SortStableFunc(evs, byTime)
 	}
 	ix := &index{
-		clients: make(map[string]*client),
-		pubs:    make(map[string]*pub),
-		byKey:   make(map[dkey]*group),
-		matches: make(map[[2]string]bool),
+		clients:  make(map[string]*client),
+		pubs:     make(map[string]*pub),
+		arrivals: make(map[string][]arrival),
+		byKey:    make(map[dkey]*group),
+		matches:  make(map[[2]string]bool),
 	}
 	for i := range evs {
 		e := &evs[i]
@@ -145,6 +158,9 @@ func buildIndex(h History) *index {
 			c := ix.client(e.Client)
 			c.wire = append(c.wire, e)
 			c.hasWire = true
+			if !e.FromBroker && e.Packet == "PUBLISH" && e.MsgID != "" && !e.Cut {
+				ix.arrivals[e.MsgID] = append(ix.arrivals[e.MsgID], arrival{e.At, i})
+			}
 		case KindPublish:
 			ix.publish(e)
 		case KindDelivered:

@@ -26,7 +26,11 @@ import (
 // (whole or cut: the broker sent it) opens a flow for its packet id. The
 // client's whole PUBACK closes a QoS 1 flow; its whole PUBREC moves a QoS 2
 // flow on to waiting for PUBCOMP, and its whole PUBCOMP closes it. Cut
-// acknowledgements never reached the broker and change nothing.
+// acknowledgements never reached the broker and change nothing. When the
+// client reconnects into the session, every open flow is owed again on the
+// new connection [MQTT-4.4.0-1]: its PUBLISH (awaiting PUBACK or PUBREC)
+// or its PUBREL (past PUBREC). What is still owed when the harness drains
+// the client, on a connection still up, is a violation.
 
 // flowStage is where a broker→client flow stands.
 type flowStage uint8
@@ -51,8 +55,9 @@ func (p packetRef) String() string {
 	return s
 }
 
-// obligation is a PUBREL the broker owes on a connection that reconnected
-// into the session [MQTT-4.4.0-1].
+// obligation is what the broker owes on a connection that reconnected into
+// the session [MQTT-4.4.0-1]: the unacknowledged PUBLISH again (a flow
+// awaiting its PUBACK or PUBREC), or PUBREL (a flow past PUBREC).
 type obligation struct {
 	conn     int
 	at       time.Duration // the CONNACK
@@ -88,10 +93,11 @@ type wireClient struct {
 	broken     bool                 // the session may have changed unseen since curConn was accepted
 	connecting map[int]bool         // connections whose CONNECT passed whole, no CONNACK yet
 	ignored    map[int]bool         // connections without an accepted CONNACK whose packets were ignored
+	graceful   map[int]bool         // connections the client ended with a whole DISCONNECT: the broker read all it sent before
 }
 
 // wireRules are the rules checkWire reports.
-var wireRules = []string{RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse}
+var wireRules = []string{RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWirePublishNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse}
 
 // knownPackets are the MQTT control packet type names.
 var knownPackets = []string{"CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
@@ -112,7 +118,7 @@ func (ck *checker) checkWire() {
 	unknown := make(map[string]bool)
 	for _, name := range names {
 		w := &wireClient{ck: ck, name: name, sess: make(map[int]*wireSession),
-			connecting: make(map[int]bool), ignored: make(map[int]bool)}
+			connecting: make(map[int]bool), ignored: make(map[int]bool), graceful: make(map[int]bool)}
 		for _, e := range ck.ix.clients[name].wire {
 			switch e.Kind {
 			case KindDrained:
@@ -163,6 +169,9 @@ func (w *wireClient) packet(e *Event) {
 				w.ack(s, e)
 			}
 		case "DISCONNECT":
+			if !e.Cut {
+				w.graceful[e.Conn] = true
+			}
 			if e.Conn == w.curConn {
 				w.down = true
 			}
@@ -213,9 +222,7 @@ func (w *wireClient) connack(e *Event) {
 		s = &wireSession{flows: make(map[uint16]*flow)}
 	} else {
 		for _, f := range s.flows {
-			if f.stage == awaitComp {
-				f.owed = &obligation{conn: e.Conn, at: e.At}
-			}
+			f.owed = &obligation{conn: e.Conn, at: e.At}
 		}
 	}
 	w.sess[e.Conn] = s
@@ -239,6 +246,9 @@ func (w *wireClient) publish(s *wireSession, e *Event) {
 		return
 	}
 	id := e.PacketID
+	if id == 0 && e.Cut {
+		return // cut before its packet identifier: which flow it was is unknown
+	}
 	f := s.flows[id]
 	if f == nil {
 		s.flows[id] = &flow{id: id, qos: e.QoS, first: ref}
@@ -248,6 +258,9 @@ func (w *wireClient) publish(s *wireSession, e *Event) {
 	case awaitAck:
 		if e.QoS == f.qos || e.Dup {
 			// A retransmission of the unacknowledged PUBLISH.
+			if f.owed != nil && e.Conn >= f.owed.conn {
+				f.owed = nil
+			}
 			if !e.Dup {
 				ack := "PUBACK"
 				if f.qos == 2 {
@@ -265,17 +278,28 @@ func (w *wireClient) publish(s *wireSession, e *Event) {
 			e.QoS, id, w.name, ref, f.qos, id, f.first)
 	case awaitComp:
 		if e.Dup {
-			if f.rel || e.Conn > f.rec.conn {
+			switch {
+			case f.rel || (e.Conn > f.rec.conn && w.graceful[f.rec.conn]):
 				how := "after sending PUBREL"
 				if !f.rel {
-					how = "on a later connection"
+					how = "on a later connection, the PUBREC's connection having ended with the client's DISCONNECT"
 				}
 				w.report(RuleWirePublishAfterPubrec, e,
 					"broker sent PUBLISH packet id %d (QoS %d, DUP=1) to %s %s, %s, although %s had sent PUBREC %d %s and the flow had not completed (no PUBCOMP); PUBREL %d was owed",
 					id, e.QoS, w.name, ref, how, w.name, id, f.rec, id)
+			case e.Conn > f.rec.conn:
+				// The PUBREC's connection ended abruptly before the broker
+				// showed it had read the PUBREC (no PUBREL): TCP does not
+				// promise that bytes sent before a reset or an abortive
+				// close reach the broker, so it may rightly take the
+				// PUBLISH for unacknowledged and re-send it.
+				f.stage, f.rec = awaitAck, packetRef{}
+				if f.owed != nil && e.Conn >= f.owed.conn {
+					f.owed = nil
+				}
 			}
-			// Otherwise the PUBLISH may have crossed the PUBREC on the
-			// wire. Either way the flow still waits for PUBCOMP.
+			// Otherwise (same connection) the PUBLISH may have crossed the
+			// PUBREC on the wire, and the flow still waits for PUBCOMP.
 			return
 		}
 		w.report(RuleWirePacketIDReuse, e,
@@ -308,12 +332,13 @@ func (w *wireClient) ack(s *wireSession, e *Event) {
 		e.Packet == "PUBCOMP" && f.stage == awaitComp:
 		delete(s.flows, e.PacketID)
 	case e.Packet == "PUBREC" && f.stage == awaitAck && f.qos == 2:
-		f.stage, f.rec, f.rel = awaitComp, packetRef{e.Conn, e.At, false}, false
+		f.stage, f.rec, f.rel, f.owed = awaitComp, packetRef{e.Conn, e.At, false}, false, nil
 	}
 }
 
-// drain judges the PUBRELs owed on the client's current connection, if it
-// is still up: the harness waited for it, so the broker had its chance.
+// drain judges the PUBLISHes and PUBRELs owed on the client's current
+// connection, if it is still up: the harness waited for it, so the broker
+// had its chance.
 func (w *wireClient) drain(at time.Duration) {
 	if w.cur == nil || w.down {
 		return
@@ -327,6 +352,16 @@ func (w *wireClient) drain(at time.Duration) {
 	slices.SortFunc(late, func(a, b *flow) int { return int(a.id) - int(b.id) })
 	for _, f := range late {
 		f.owed.reported = true
+		if f.stage == awaitAck {
+			ack := "PUBACK"
+			if f.qos == 2 {
+				ack = "PUBREC"
+			}
+			w.ck.report(RuleWirePublishNotResent, at, Violation{Subscriber: w.name, Conn: f.owed.conn,
+				Detail: fmt.Sprintf("%s reconnected into its session on connection %d at %s while QoS %d PUBLISH packet id %d, sent %s, was unacknowledged (no %s %d had reached the broker); by the drain at %s the broker had not re-sent it",
+					w.name, f.owed.conn, ts(f.owed.at), f.qos, f.id, f.first, ack, f.id, ts(at))})
+			continue
+		}
 		w.ck.report(RuleWirePubrelNotResent, at, Violation{Subscriber: w.name, Conn: f.owed.conn,
 			Detail: fmt.Sprintf("%s reconnected into its session on connection %d at %s while QoS 2 packet id %d was between PUBREC (%s had sent it %s) and PUBCOMP; by the drain at %s the broker had not re-sent PUBREL %d",
 				w.name, f.owed.conn, ts(f.owed.at), f.id, w.name, f.rec, ts(at), f.id)})

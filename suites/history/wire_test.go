@@ -133,12 +133,21 @@ func TestWirePublishAfterPubrec(t *testing.T) {
 	// flow: QoS 2 PUBLISH 3 on connection 1, PUBREC 3 from the client.
 	flow := func() *hb { return link().bpub("sub", 1, 10, 3, 2).cl("sub", 1, 20, "PUBREC", 3) }
 	runCases(t, []ruleCase{
-		{name: "PUBLISH instead of PUBREL after a reconnect", rule: RuleWirePublishAfterPubrec,
-			h:     flow().connack("sub", 2, 100, true).bpub("sub", 2, 110, 3, 2, "dup"),
+		{name: "PUBLISH instead of PUBREL after a DISCONNECT and a reconnect", rule: RuleWirePublishAfterPubrec,
+			h:     flow().cl("sub", 1, 30, "DISCONNECT", 0).connack("sub", 2, 100, true).bpub("sub", 2, 110, 3, 2, "dup"),
 			check: wantWire(RuleWirePublishAfterPubrec, 2, 3)},
-		{name: "PUBLISH instead of PUBREL after a reconnect, drained", rule: RuleWirePublishAfterPubrec,
-			h:     flow().connack("sub", 2, 100, true).bpub("sub", 2, 110, 3, 2, "dup").drain("sub", 1000),
+		{name: "PUBLISH instead of PUBREL after a DISCONNECT and a reconnect, drained", rule: RuleWirePublishAfterPubrec,
+			h:     flow().cl("sub", 1, 30, "DISCONNECT", 0).connack("sub", 2, 100, true).bpub("sub", 2, 110, 3, 2, "dup").drain("sub", 1000),
 			also:  []string{RuleWirePubrelNotResent},
+			check: wantWire(RuleWirePubrelNotResent, 2, 3)},
+		{name: "PUBLISH instead of PUBREL after the broker had sent PUBREL on a connection that was cut", rule: RuleWirePublishAfterPubrec,
+			h:     flow().bk("sub", 1, 30, "PUBREL", 3).lost("sub", 40).connack("sub", 2, 100, true).bpub("sub", 2, 110, 3, 2, "dup"),
+			check: wantWire(RuleWirePublishAfterPubrec, 2, 3)},
+		{name: "the PUBREC's connection was cut before any PUBREL: the broker may not have read it and rightly re-sends the PUBLISH",
+			h: flow().lost("sub", 30).connack("sub", 2, 100, true).bpub("sub", 2, 110, 3, 2, "dup").
+				cl("sub", 2, 120, "PUBREC", 3).bk("sub", 2, 130, "PUBREL", 3).cl("sub", 2, 140, "PUBCOMP", 3).drain("sub", 1000)},
+		{name: "the PUBREC's connection was cut and the broker re-sent neither PUBLISH nor PUBREL", rule: RuleWirePubrelNotResent,
+			h:     flow().lost("sub", 30).connack("sub", 2, 100, true).drain("sub", 1000),
 			check: wantWire(RuleWirePubrelNotResent, 2, 3)},
 		{name: "PUBLISH after PUBREL on the same connection", rule: RuleWirePublishAfterPubrec,
 			h:     flow().bk("sub", 1, 30, "PUBREL", 3).bpub("sub", 1, 40, 3, 2, "dup"),
@@ -223,6 +232,56 @@ func TestWirePubrelNotResent(t *testing.T) {
 			h: flow().drain("sub", 50).connack("sub", 2, 100, true)},
 		{name: "PUBREC recorded only after the reconnect",
 			h: link().bpub("sub", 1, 10, 4, 2).connack("sub", 2, 100, true).cl("sub", 1, 101, "PUBREC", 4).drain("sub", 1000)},
+	})
+}
+
+func TestWirePublishNotResent(t *testing.T) {
+	// QoS 1 PUBLISH 6 on connection 1; the client's PUBACK never reached the broker.
+	sent := func(qos byte) *hb {
+		ack := "PUBACK"
+		if qos == 2 {
+			ack = "PUBREC"
+		}
+		return link().bpub("sub", 1, 10, 6, qos).cl("sub", 1, 20, ack, 6, "cut")
+	}
+	runCases(t, []ruleCase{
+		{name: "QoS 1: reconnect into the session, no PUBLISH by the drain", rule: RuleWirePublishNotResent,
+			h: sent(1).connack("sub", 2, 100, true).drain("sub", 1000),
+			check: func(t *testing.T, v Verdict) {
+				wantWire(RuleWirePublishNotResent, 2, 6)(t, v)
+				if d := v.Violations[0].Detail; !strings.Contains(d, "no PUBACK 6") {
+					t.Errorf("detail %q", d)
+				}
+			}},
+		{name: "QoS 2: reconnect into the session, no PUBLISH by the drain", rule: RuleWirePublishNotResent,
+			h:     sent(2).connack("sub", 2, 100, true).drain("sub", 1000),
+			check: wantWire(RuleWirePublishNotResent, 2, 6)},
+		{name: "the PUBACK never sent at all", rule: RuleWirePublishNotResent,
+			h:     link().bpub("sub", 1, 10, 6, 1).lost("sub", 30).connack("sub", 2, 100, true).drain("sub", 1000),
+			check: wantWire(RuleWirePublishNotResent, 2, 6)},
+		{name: "re-sent on an earlier reconnect, not on the last", rule: RuleWirePublishNotResent,
+			h: sent(1).connack("sub", 2, 100, true).bpub("sub", 2, 110, 6, 1, "dup", "cut").
+				connack("sub", 3, 200, true).drain("sub", 1000),
+			check: wantWire(RuleWirePublishNotResent, 3, 6)},
+
+		{name: "a PUBLISH cut before its packet identifier is not owed",
+			h: link().bpub("sub", 1, 10, 0, 1, "cut").connack("sub", 2, 100, true).drain("sub", 1000)},
+		{name: "re-sent with DUP=1 after the reconnect",
+			h: sent(1).connack("sub", 2, 100, true).bpub("sub", 2, 110, 6, 1, "dup").drain("sub", 1000)},
+		{name: "re-sent, then acknowledged",
+			h: sent(2).connack("sub", 2, 100, true).bpub("sub", 2, 110, 6, 2, "dup").cl("sub", 2, 120, "PUBREC", 6).
+				bk("sub", 2, 130, "PUBREL", 6).cl("sub", 2, 140, "PUBCOMP", 6).drain("sub", 1000)},
+		{name: "acknowledged whole before the cut",
+			h: link().bpub("sub", 1, 10, 6, 1).cl("sub", 1, 20, "PUBACK", 6).lost("sub", 30).
+				connack("sub", 2, 100, true).drain("sub", 1000)},
+		{name: "reconnect into a new session",
+			h: sent(1).connack("sub", 2, 100, false).drain("sub", 1000)},
+		{name: "drained before the reconnect",
+			h: sent(1).drain("sub", 50).connack("sub", 2, 100, true)},
+		{name: "connection lost again before the drain",
+			h: sent(1).connack("sub", 2, 100, true).lost("sub", 101).drain("sub", 1000)},
+		{name: "a CONNECT answered unseen in between",
+			h: sent(1).cl("sub", 2, 50, "CONNECT", 0).connack("sub", 3, 100, true).drain("sub", 1000)},
 	})
 }
 
