@@ -21,6 +21,14 @@ const DeviationPrefix = "known deviation "
 // StatementLabel is the label key of MQTT normative statement ids.
 const StatementLabel = "spec"
 
+// NotRunPrefix starts the failure of a spec that did not run because the
+// broker had stopped accepting connections (suites/framework/serving.go).
+const NotRunPrefix = "not run: the broker stopped accepting connections"
+
+// ServingEntry names the report entry of a spec during which the broker
+// stopped accepting connections: its first line leads the spec's message.
+const ServingEntry = "broker stopped serving"
+
 // Verdict is how one spec ended, in the words of the reports.
 type Verdict string
 
@@ -97,6 +105,9 @@ func Judge(report types.Report, target string) Outcome {
 			if s.Failure.ForwardedPanic != "" {
 				r.Message += ": " + firstLine(s.Failure.ForwardedPanic)
 			}
+			if down := firstLine(entry(s, ServingEntry)); down != "" && !strings.HasPrefix(r.Message, down) {
+				r.Message = down + "; the spec itself saw: " + r.Message
+			}
 			r.Where = s.Failure.Location.String()
 		}
 		o.Results = append(o.Results, r)
@@ -129,6 +140,16 @@ func (o Outcome) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nFaultline against %s: %d passed, %d failed, %d known deviations, %d not supported, %d skipped (%.1fs)\n",
 		o.Target, o.Count(Pass), o.Count(Fail), o.Count(Deviation), o.Count(Unsupported), o.Count(Skipped), o.Duration.Seconds())
+	notRun, after := 0, ""
+	for _, r := range o.Results {
+		if r.Verdict == Fail && strings.HasPrefix(r.Message, NotRunPrefix) {
+			notRun++
+			after, _, _ = strings.Cut(strings.TrimPrefix(r.Message, NotRunPrefix+" "), "; this spec did not run")
+		}
+	}
+	if notRun > 0 {
+		fmt.Fprintf(&b, "  BROKER DOWN    the broker stopped accepting connections %s: %d later specs did not run (listed as FAIL: not run)\n", after, notRun)
+	}
 	for _, r := range o.Results {
 		if r.Verdict == Fail {
 			fmt.Fprintf(&b, "  FAIL           %s%s\n                 %s\n", r.Name, ids(r.Statements), r.Message)

@@ -35,6 +35,7 @@ func SuiteName() string { return "faultline." + reports.Slug(targetName()) }
 func Suite() bool {
 	ginkgo.SynchronizedBeforeSuite(startRun, joinRun, ginkgo.NodeTimeout(60*time.Second))
 	ginkgo.ReportAfterSuite("Faultline report", writeReports)
+	watchServing() // serving.go: a broker that stops serving fails the spec that saw it, and every later one as "not run"
 	return true
 }
 
