@@ -391,16 +391,28 @@ type ackKey struct {
 // in the history, counts accepted connections, completes publishes when
 // the broker's ack arrives, and keeps the QoS 2 receiver state.
 func (c *Client) observe(e proxy.Entry) {
+	p := e.Packet
+	from := e.Dir == proxy.FromBroker
+	if e.Kind == proxy.Dropped && from && p.Type != 0 {
+		// The broker sent it (a PUBREL shows it had read the PUBREC)
+		// though it never reached the client.
+		c.rec.WireCutAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP)
+		return
+	}
 	if e.Kind != proxy.Passed && e.Kind != proxy.Partial {
 		return
 	}
-	p := e.Packet
-	from := e.Dir == proxy.FromBroker
 	if e.Kind == proxy.Partial {
 		c.rec.WireCutAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP)
 		return
 	}
-	c.rec.WireAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP, p.SessionPresent, p.ReasonCode)
+	if !from && p.Type == wire.PUBLISH && p.PayloadSize > 0 && len(p.Payload) == p.PayloadSize {
+		// The payload is the message id: the order check learns when the
+		// broker can have received the message.
+		c.rec.WirePublishAt(e.At, c.Name, e.Conn, p.PacketID, p.QoS, p.DUP, string(p.Payload))
+	} else {
+		c.rec.WireAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP, p.SessionPresent, p.ReasonCode)
+	}
 	if !from {
 		switch p.Type {
 		case wire.SUBSCRIBE, wire.UNSUBSCRIBE:
@@ -413,6 +425,7 @@ func (c *Client) observe(e proxy.Entry) {
 	switch p.Type {
 	case wire.CONNACK:
 		if p.ReasonCode == 0 {
+			var abandoned []*InFlight
 			c.mu.Lock()
 			c.connects++
 			if !p.SessionPresent {
@@ -420,9 +433,22 @@ func (c *Client) observe(e proxy.Entry) {
 				clear(c.verdicts)
 				clear(c.released)
 				c.store.ended()
+				if !c.cfg.clean && c.connects > 1 {
+					// The store dropped what these publishes were waiting
+					// on: nothing will ever acknowledge them.
+					for k, f := range c.awaiting {
+						abandoned = append(abandoned, f)
+						delete(c.awaiting, k)
+					}
+				}
 			}
 			c.mu.Unlock()
 			c.rec.Connected(c.Name, c.cfg.clean, p.SessionPresent)
+			for _, f := range abandoned {
+				f.finish(fmt.Errorf("%s: abandoned unacknowledged: %s reconnected with CleanSession=0 (connection %d) and the broker's CONNACK said session present 0, "+
+					"so the session holding this message is gone and the client does not re-send it into a new one; "+
+					"a broker that still had the session breaks [MQTT-3.2.2-2]", f.name, c.Name, e.Conn), f.attempt.Unknown)
+			}
 		}
 	case wire.PUBLISH:
 		if p.QoS == 2 {
@@ -465,9 +491,19 @@ func (c *Client) observe(e proxy.Entry) {
 		f := c.awaiting[key]
 		delete(c.awaiting, key)
 		c.acks[key] = e.At
+		var wrong *InFlight // a QoS 2 PUBLISH answered with PUBACK
+		if f == nil && p.Type == wire.PUBACK {
+			if wrong = c.awaiting[ackKey{p.PacketID, 2}]; wrong != nil {
+				delete(c.awaiting, ackKey{p.PacketID, 2})
+			}
+		}
 		c.mu.Unlock()
 		if f != nil {
 			f.finish(nil, f.attempt.Acked)
+		}
+		if wrong != nil {
+			wrong.finish(fmt.Errorf("%s: the broker answered the QoS 2 PUBLISH id=%d with PUBACK, the QoS 1 acknowledgement, instead of PUBREC [MQTT-3.3.4-1 MQTT-4.3.3-2]",
+				wrong.name, p.PacketID), wrong.attempt.Unknown)
 		}
 	}
 }

@@ -16,6 +16,7 @@ const (
 	EnvReportDir    = "FAULTLINE_REPORT_DIR"  // where junit.xml and summary.txt go (unset: no files)
 	EnvTopicPrefix  = "FAULTLINE_PREFIX"      // first topic level of everything a run publishes (default "faultline")
 	EnvBrokerLogOut = "FAULTLINE_BROKER_LOG"  // embedded broker: "1" shows its warnings in the spec timeline
+	EnvTrace        = "FAULTLINE_TRACE"       // "1": every spec's wire trace in the console and JUnit, also when it passed
 )
 
 // Other endpoints of the same broker (transports.go). Unset: the specs

@@ -106,16 +106,24 @@ func (r *Raw) Read(d time.Duration) (wire.Packet, error) {
 	return wire.Decode(b, r.version)
 }
 
-// Expect reads packets until one of type t arrives, within d.
+// Expect reads packets until one of type t arrives, within d. Its error
+// names the packets that came instead.
 func (r *Raw) Expect(t wire.Type, d time.Duration) (wire.Packet, error) {
 	deadline := time.Now().Add(d)
+	var other []string
 	for {
 		p, err := r.Read(time.Until(deadline))
 		if err != nil {
+			if len(other) > 0 {
+				return p, fmt.Errorf("waiting for %s: %w (received meanwhile: %s)", t, err, strings.Join(other, ", "))
+			}
 			return p, fmt.Errorf("waiting for %s: %w", t, err)
 		}
 		if p.Type == t {
 			return p, nil
+		}
+		if len(other) < 5 {
+			other = append(other, p.String())
 		}
 	}
 }

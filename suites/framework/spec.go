@@ -3,6 +3,7 @@ package framework
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -38,6 +39,15 @@ func New() *Framework {
 		ginkgo.DeferOnFailure(func() {
 			ginkgo.AddReportEntry(TraceEntry, f.TraceText(), ginkgo.ReportEntryVisibilityFailureOrVerbose)
 		})
+		if os.Getenv(EnvTrace) == "1" {
+			// Every spec's trace, also when it passed: to see what a
+			// broker does, not only whether it kept the promise.
+			ginkgo.DeferCleanup(func() {
+				if !ginkgo.CurrentSpecReport().Failed() {
+					ginkgo.AddReportEntry(TraceEntry, f.TraceText(), ginkgo.ReportEntryVisibilityAlways)
+				}
+			})
+		}
 	})
 	return f
 }
