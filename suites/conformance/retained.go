@@ -153,15 +153,22 @@ var _ = Describe("Retained messages", Label("retained"), func() {
 	ConformanceIt("neither stores nor clears a retained message when a PUBLISH has RETAIN=0",
 		Statements("MQTT-3.3.1-12"), Catches("retain-every-publish"), func(ctx SpecContext) {
 			kept, never := f.Topic("kept"), f.Topic("never")
-			watcher := f.Subscriber(ctx, "watcher", f.Topic("+"), 0)
+			watcher := f.Subscriber(ctx, "watcher", never, 1)
 			pub := f.Client(ctx, "pub")
 			Expect(pub.PublishRetained(ctx, kept, 1, "k1")).To(Succeed())
 			Expect(pub.Publish(ctx, kept, 1, "k2")).To(Succeed())
 			Expect(pub.Publish(ctx, kept, 1, "")).To(Succeed())
 			Expect(pub.Publish(ctx, never, 1, "n1")).To(Succeed())
-			rtRouted(ctx, watcher, "k1", "k2", "", "n1")
+			// The last one routed: the broker has handled the others. (How
+			// it routes them is judged elsewhere.)
+			rtRouted(ctx, watcher, "n1")
 
-			sub := f.Subscriber(ctx, "sub", f.Topic("+"), 1)
+			// Exact filters: a broker that sends no retained messages to
+			// wildcard subscriptions [MQTT-3.3.1-6] is not judged here.
+			sub := f.Subscriber(ctx, "sub", kept, 1)
+			granted, err := sub.Subscribe(ctx, never, 1)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(granted).To(BeEquivalentTo(1), "the broker granted QoS 1 to the same client for %s, but not for %s", kept, never)
 
 			Eventually(sub.Payloads).WithContext(ctx).Should(ContainElement("k1"),
 				"RETAIN=0 messages (\"k2\", and an empty one) must not replace or clear the retained \"k1\"")

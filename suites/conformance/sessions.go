@@ -48,6 +48,19 @@ var _ = Describe("Sessions", Label("sessions"), func() {
 				Expect(c.SessionPresent()).To(BeTrue(), "CONNACK said no session present, yet the client's CleanSession=0 session was left a moment ago")
 			})
 
+		// A session exists "even if the rest of the Session state is
+		// empty" (MQTT 3.1.1 section 4.1): a publisher that never
+		// subscribed has one too.
+		ConformanceIt("is 1 when a CleanSession=0 client that never subscribed comes back to the session it left",
+			Statements("MQTT-3.2.2-2", "MQTT-3.1.2-4"), Catches("forget-sessions"), func(ctx SpecContext) {
+				c := f.Client(ctx, "pub", Persistent())
+				c.Disconnect()
+
+				Expect(c.Connect(ctx)).To(Succeed())
+
+				Expect(c.SessionPresent()).To(BeTrue(), "CONNACK said no session present, yet the client's CleanSession=0 session (with no subscriptions) was left a moment ago")
+			})
+
 		ConformanceIt("is 0 for a CleanSession=1 connection, even when a session was stored for its client id",
 			Statements("MQTT-3.2.2-1"), Catches("keep-clean-sessions"), func(ctx SpecContext) {
 				stored := f.Client(ctx, "stored", Persistent())
