@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -66,12 +67,40 @@ func (p *pair) end(s Style) {
 			}
 		}
 	}
-	if reset && p.brokerRaw != nil {
+	switch {
+	case reset && p.brokerRaw != nil:
 		p.brokerRaw.Close()
-	} else {
+	case reset:
 		p.broker.Close()
+	default:
+		closeWithFIN(p.broker, p.brokerRaw)
 	}
 	p.client.Close()
+}
+
+// finWait bounds how long a close waits for the broker to close its side.
+const finWait = 500 * time.Millisecond
+
+// closeWithFIN ends the broker side c (over raw) with a FIN that follows
+// every byte let through. Closing a socket that still holds unread bytes
+// from the broker sends a RST instead of a FIN, and a broker may then drop
+// what it had not read yet: the bytes before the cut would be lost after
+// all. So it shuts the sending side (after a TLS close_notify), reads and
+// discards what the broker still sends until the broker closes too (at
+// most finWait), and only then closes. A websocket connection is closed as
+// before, with its close frame.
+func closeWithFIN(c net.Conn, raw *net.TCPConn) error {
+	tlsConn, isTLS := c.(*tls.Conn)
+	if raw == nil || (c != net.Conn(raw) && !isTLS) {
+		return c.Close()
+	}
+	if isTLS {
+		_ = tlsConn.CloseWrite()
+	}
+	_ = raw.CloseWrite()
+	_ = raw.SetReadDeadline(time.Now().Add(finWait))
+	_, _ = io.Copy(io.Discard, raw)
+	return c.Close()
 }
 
 func (p *pair) isEnded() bool {
@@ -253,17 +282,24 @@ func (p *pair) settle(passed [2]int64, d time.Duration) {
 
 // Close closes the socket; once both sides are closed the pair is done.
 // After a reset cut the socket first lets its queued bytes leave, then
-// closes with a RST.
+// closes with a RST; otherwise the broker's side ends with a FIN after
+// every byte let through (closeWithFIN).
 func (s *side) Close() error {
 	raw := s.p.clientRaw
 	if s.fromBroker {
 		raw = s.p.brokerRaw
 	}
-	if raw != nil && s.p.resetting() {
+	var err error
+	switch {
+	case raw != nil && s.p.resetting():
 		drain(raw, 100*time.Millisecond)
 		_ = raw.SetLinger(0)
+		err = s.Conn.Close()
+	case s.fromBroker:
+		err = closeWithFIN(s.Conn, raw)
+	default:
+		err = s.Conn.Close()
 	}
-	err := s.Conn.Close()
 	s.p.mu.Lock()
 	s.p.closes++
 	done := s.p.closes == 2

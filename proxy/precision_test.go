@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -251,4 +252,95 @@ func TestCutStyles(t *testing.T) {
 			t.Errorf("blackhole: broker got %d bytes, want %d", len(e.got), s.end(2))
 		}
 	})
+}
+
+// A close cut ends the broker's side with a FIN after the bytes before the
+// cut, also while the broker is still sending and nobody reads it: closing
+// a socket with unread bytes would send a RST, and a broker may drop what
+// it had not read yet when a RST arrives.
+func TestCloseIsAFINWhileTheBrokerKeepsTalking(t *testing.T) {
+	s := toBrokerStream()
+	backends(t, func(t *testing.T, external bool) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		ended := make(chan ending, 8)
+		var sent atomic.Int64 // by the broker, on the current connection
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				sent.Store(0)
+				go func() {
+					defer c.Close()
+					go func() { // talk until nobody takes more
+						chunk := payload(64 << 10)
+						for {
+							n, err := c.Write(chunk)
+							sent.Add(int64(n))
+							if err != nil {
+								return
+							}
+						}
+					}()
+					got, err := readUntilEnd(c, 5*time.Second)
+					ended <- ending{got: got, err: err}
+				}()
+			}
+		}()
+		srv := server(t, "tcp://"+ln.Addr().String(), external)
+		for i := range repeats {
+			l := link(t, srv, "chatty")
+			f := arm(t, l, proxy.After(proxy.ToBroker, proxy.Publish(1)).With(proxy.Close))
+			c := dialLink(t, l) // never read: the broker's bytes pile up
+			c.Write(s.bytes[:1])
+			stalled(t, &sent) // the proxy's socket to the broker now holds unread bytes
+			c.Write(s.bytes[1:])
+			select {
+			case e := <-ended:
+				if !bytes.Equal(e.got, s.bytes[:s.end(2)]) || !isEOF(e.err) {
+					t.Fatalf("run %d: broker got %d bytes then %v; want %d then a FIN", i, len(e.got), e.err, s.end(2))
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the broker's connection did not end")
+			}
+			<-f.Fired()
+			c.Close()
+			l.Close()
+		}
+	})
+}
+
+// stalled waits (at most 10 s) until n has not grown for 100 ms.
+func stalled(t *testing.T, n *atomic.Int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	last, since := n.Load(), time.Now()
+	for time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		if v := n.Load(); v != last || v == 0 {
+			last, since = v, time.Now()
+		} else if time.Since(since) >= 100*time.Millisecond {
+			return
+		}
+	}
+	t.Fatal("the broker never stopped sending: nothing held it back")
+}
+
+// readUntilEnd reads c until it ends or d passes.
+func readUntilEnd(c net.Conn, d time.Duration) ([]byte, error) {
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	var got []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			return got, err
+		}
+	}
 }
