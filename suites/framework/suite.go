@@ -94,7 +94,14 @@ func startRun(ctx context.Context) []byte {
 		if err != nil {
 			ginkgo.Fail("faultline: " + err.Error())
 		}
-		ginkgo.DeferCleanup(b.Close)
+		ginkgo.DeferCleanup(func() {
+			// Every spec has been judged by now: a broker that will not
+			// stop (see embedded.Broker.Close) is worth a word, not a
+			// failed run.
+			if err := b.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "faultline: warning:", err)
+			}
+		})
 		info.URL, info.Embedded, broker = b.URL(), true, b
 		info.Endpoints = embeddedEndpoints(b)
 	} else {
