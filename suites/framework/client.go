@@ -176,6 +176,10 @@ func (c *Client) options() *mqtt.ClientOptions {
 // duplicates the wire showed are withheld here.
 func (c *Client) received(_ mqtt.Client, m mqtt.Message) {
 	if m.Qos() == 2 {
+		// The link decodes what it let through just after letting it
+		// through, so paho can be quicker than the wire's verdict on
+		// this PUBLISH: bring the trace (and observe) up to date first.
+		c.Link.Trace().Sync()
 		c.mu.Lock()
 		vs := c.verdicts[m.MessageID()]
 		dup := len(vs) > 0 && vs[0]
@@ -200,7 +204,7 @@ func (c *Client) received(_ mqtt.Client, m mqtt.Message) {
 // onConnect runs after every accepted connection; with Resubscribe it
 // restores the client's subscriptions when the broker kept no session.
 func (c *Client) onConnect(mqtt.Client) {
-	if !c.cfg.resubscribe || c.SessionPresent() {
+	if !c.cfg.resubscribe || c.SessionPresent() { // SessionPresent syncs the trace: c.connects is current
 		return
 	}
 	c.mu.Lock()
