@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
 	"github.com/faultline-mqtt/faultline/fixtures/embedded"
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
@@ -125,8 +129,17 @@ func BenchmarkPahoQoS1RoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The floor: a stock Toxiproxy proxy, no toxic at all, in the same
+	// process (what any Toxiproxy-mediated link costs).
+	metrics := toxiproxy.NewMetricsContainer(prometheus.NewRegistry())
+	plain := toxiproxy.NewProxy(toxiproxy.NewServer(metrics, zerolog.Nop()), "plain", "127.0.0.1:0", broker.Addr())
+	if err := plain.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer plain.Stop()
 	direct := pahoClient(b, broker.Addr(), "pdirect")
 	proxied := pahoClient(b, l.Addr(), "pproxied")
+	stock := pahoClient(b, plain.Listen, "pstock")
 	rt := func(c mqtt.Client) time.Duration {
 		start := time.Now()
 		t := c.Publish("bench/rtt", 1, false, "0123456789abcdef")
@@ -138,8 +151,9 @@ func BenchmarkPahoQoS1RoundTrip(b *testing.B) {
 	for range 500 {
 		rt(direct)
 		rt(proxied)
+		rt(stock)
 	}
-	var d, p []time.Duration
+	var d, p, st []time.Duration
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		n := min(100, b.N-done)
@@ -149,11 +163,16 @@ func BenchmarkPahoQoS1RoundTrip(b *testing.B) {
 		for range n {
 			p = append(p, rt(proxied))
 		}
+		for range n {
+			st = append(st, rt(stock))
+		}
 		done += n
 	}
 	b.StopTimer()
 	dp50, dp99 := percentiles(d)
 	pp50, pp99 := percentiles(p)
+	sp50, _ := percentiles(st)
+	b.ReportMetric(float64(sp50)/float64(dp50), "stock-toxiproxy-p50-ratio")
 	b.ReportMetric(float64(dp50.Nanoseconds())/1e3, "direct-p50-µs")
 	b.ReportMetric(float64(dp99.Nanoseconds())/1e3, "direct-p99-µs")
 	b.ReportMetric(float64(pp50.Nanoseconds())/1e3, "proxied-p50-µs")
