@@ -169,21 +169,23 @@ func ByRule(vs []history.Violation, most int) []RuleGroup {
 	return groups
 }
 
-// ExpectFirstSendsWithoutDup checks that every message sub received was
-// first sent to it with DUP=0. Use it where the broker cannot have tried to
-// send a message before (it was queued while sub had no connection at
-// all): a PUBLISH's DUP flag says whether it is a retransmission, nothing
-// else [MQTT-3.3.1-3].
-func ExpectFirstSendsWithoutDup(sub *Client) {
+// ExpectFirstSendsWithoutDup checks that each of the messages sent
+// reached sub, and that the first copy of each carried DUP=0: they were
+// queued while sub had no connection, so the broker had never sent them
+// before [MQTT-3.3.1-3].
+func ExpectFirstSendsWithoutDup(sub *Client, sent ...string) {
 	ginkgo.GinkgoHelper()
-	seen := map[string]bool{}
+	first := map[string]Message{}
 	for _, m := range sub.Received() {
-		if seen[m.Payload] {
-			continue
+		if _, seen := first[m.Payload]; !seen {
+			first[m.Payload] = m
 		}
-		seen[m.Payload] = true
+	}
+	for _, payload := range sent {
+		m, ok := first[payload]
+		gomega.Expect(ok).To(gomega.BeTrue(), "%s never received %q, queued for it while it had no connection", sub.Name, payload)
 		gomega.Expect(m.Dup).To(gomega.BeFalse(),
 			"%s's first copy of %q came with DUP=1, but the broker had never sent it before (it was queued while %s had no connection): a first delivery must carry DUP=0 [MQTT-3.3.1-3]",
-			sub.Name, m.Payload, sub.Name)
+			sub.Name, payload, sub.Name)
 	}
 }

@@ -109,7 +109,7 @@ var _ = Describe("Connectivity scenarios", Label("scenarios"), func() {
 			s.Say("A dashboard subscribed afterwards and received, in order: %s.", describe(got))
 			Expect(got[0].Payload).To(Equal("20.1C"), "the first message must be the latest retained reading")
 			Expect(got[0].Retain).To(BeTrue(), "a retained message sent because of a new subscription carries RETAIN=1 [MQTT-3.3.1-8]")
-			Expect(dashboard.Payloads()).NotTo(ContainElements("19.0C", "19.5C"), "older retained readings were replaced [MQTT-3.3.1-5]")
+			Expect(dashboard.Payloads()).NotTo(ContainElement(BeElementOf("19.0C", "19.5C")), "older retained readings were replaced [MQTT-3.3.1-5]")
 			live := got[len(got)-1]
 			Expect(live.Retain).To(BeFalse(), "a live message to an established subscription carries RETAIN=0 [MQTT-3.3.1-9]")
 			s.Say("The broker kept only the latest retained reading per topic and sent it at once with RETAIN=1; the next live reading came with RETAIN=0, because it went to a subscription that already existed.")
