@@ -23,54 +23,16 @@ import (
 // blocks so both see the same machine. It reports the median and 99th
 // percentile of each, and the ratio of the medians.
 func BenchmarkQoS1RoundTrip(b *testing.B) {
-	broker, err := embedded.Start(embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer broker.Close()
-	up, _ := proxy.ParseUpstream(broker.URL())
-	srv, err := proxy.Start(proxy.Options{Upstream: up})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	l, err := srv.Link("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	broker, l := benchLink(b)
 	direct := benchClient(b, broker.Addr(), "direct")
 	proxied := benchClient(b, l.Addr(), "proxied")
-	for range 500 { // warm up both paths
-		direct.roundTrip(b)
-		proxied.roundTrip(b)
-	}
-	var d, p []time.Duration
-	b.ResetTimer()
-	for done := 0; done < b.N; {
-		n := min(100, b.N-done)
-		for range n {
-			d = append(d, direct.roundTrip(b))
-		}
-		for range n {
-			p = append(p, proxied.roundTrip(b))
-		}
-		done += n
-	}
-	b.StopTimer()
-	dp50, dp99 := percentiles(d)
-	pp50, pp99 := percentiles(p)
-	b.ReportMetric(float64(dp50.Nanoseconds())/1e3, "direct-p50-µs")
-	b.ReportMetric(float64(dp99.Nanoseconds())/1e3, "direct-p99-µs")
-	b.ReportMetric(float64(pp50.Nanoseconds())/1e3, "proxied-p50-µs")
-	b.ReportMetric(float64(pp99.Nanoseconds())/1e3, "proxied-p99-µs")
-	b.ReportMetric(float64(pp50)/float64(dp50), "p50-ratio")
-	b.ReportMetric(float64(pp99)/float64(dp99), "p99-ratio")
+	d := alternate(b, func() time.Duration { return direct.roundTrip(b) }, func() time.Duration { return proxied.roundTrip(b) })
+	reportRatio(b, d[0], d[1])
 }
 
 type rtClient struct {
-	c   net.Conn
-	id  uint16
-	pub []byte
+	c  net.Conn
+	id uint16
 }
 
 func benchClient(b *testing.B, addr, id string) *rtClient {
@@ -114,21 +76,7 @@ func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 // BenchmarkPahoQoS1RoundTrip is the same comparison with the client the
 // specs use (paho.mqtt.golang): Publish at QoS 1 and wait for its token.
 func BenchmarkPahoQoS1RoundTrip(b *testing.B) {
-	broker, err := embedded.Start(embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer broker.Close()
-	up, _ := proxy.ParseUpstream(broker.URL())
-	srv, err := proxy.Start(proxy.Options{Upstream: up})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	l, err := srv.Link("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	broker, l := benchLink(b)
 	// The floor: a stock Toxiproxy proxy, no toxic at all, in the same
 	// process (what any Toxiproxy-mediated link costs).
 	metrics := toxiproxy.NewMetricsContainer(prometheus.NewRegistry())
@@ -140,45 +88,21 @@ func BenchmarkPahoQoS1RoundTrip(b *testing.B) {
 	direct := pahoClient(b, broker.Addr(), "pdirect")
 	proxied := pahoClient(b, l.Addr(), "pproxied")
 	stock := pahoClient(b, plain.Listen, "pstock")
-	rt := func(c mqtt.Client) time.Duration {
-		start := time.Now()
-		t := c.Publish("bench/rtt", 1, false, "0123456789abcdef")
-		if !t.WaitTimeout(5*time.Second) || t.Error() != nil {
-			b.Fatalf("publish: %v", t.Error())
+	rt := func(c mqtt.Client) func() time.Duration {
+		return func() time.Duration {
+			start := time.Now()
+			t := c.Publish("bench/rtt", 1, false, "0123456789abcdef")
+			if !t.WaitTimeout(5*time.Second) || t.Error() != nil {
+				b.Fatalf("publish: %v", t.Error())
+			}
+			return time.Since(start)
 		}
-		return time.Since(start)
 	}
-	for range 500 {
-		rt(direct)
-		rt(proxied)
-		rt(stock)
-	}
-	var d, p, st []time.Duration
-	b.ResetTimer()
-	for done := 0; done < b.N; {
-		n := min(100, b.N-done)
-		for range n {
-			d = append(d, rt(direct))
-		}
-		for range n {
-			p = append(p, rt(proxied))
-		}
-		for range n {
-			st = append(st, rt(stock))
-		}
-		done += n
-	}
-	b.StopTimer()
-	dp50, dp99 := percentiles(d)
-	pp50, pp99 := percentiles(p)
-	sp50, _ := percentiles(st)
+	d := alternate(b, rt(direct), rt(proxied), rt(stock))
+	reportRatio(b, d[0], d[1])
+	sp50, _ := percentiles(d[2])
+	dp50, _ := percentiles(d[0])
 	b.ReportMetric(float64(sp50)/float64(dp50), "stock-toxiproxy-p50-ratio")
-	b.ReportMetric(float64(dp50.Nanoseconds())/1e3, "direct-p50-µs")
-	b.ReportMetric(float64(dp99.Nanoseconds())/1e3, "direct-p99-µs")
-	b.ReportMetric(float64(pp50.Nanoseconds())/1e3, "proxied-p50-µs")
-	b.ReportMetric(float64(pp99.Nanoseconds())/1e3, "proxied-p99-µs")
-	b.ReportMetric(float64(pp50)/float64(dp50), "p50-ratio")
-	b.ReportMetric(float64(pp99)/float64(dp99), "p99-ratio")
 }
 
 func pahoClient(b *testing.B, addr, id string) mqtt.Client {
@@ -188,4 +112,64 @@ func pahoClient(b *testing.B, addr, id string) mqtt.Client {
 	}
 	b.Cleanup(func() { c.Disconnect(0) })
 	return c
+}
+
+// benchLink starts the embedded broker and a link to it, both stopped when
+// the benchmark ends.
+func benchLink(b *testing.B) (*embedded.Broker, *proxy.Link) {
+	broker, err := embedded.Start(embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = broker.Close() })
+	up, err := proxy.ParseUpstream(broker.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := proxy.Start(proxy.Options{Upstream: up})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srv.Close() })
+	l, err := srv.Link("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return broker, l
+}
+
+// alternate warms each path up, then times b.N round trips on each, in
+// alternating blocks of 100 so every path sees the same machine.
+func alternate(b *testing.B, paths ...func() time.Duration) [][]time.Duration {
+	for range 500 {
+		for _, rt := range paths {
+			rt()
+		}
+	}
+	out := make([][]time.Duration, len(paths))
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		n := min(100, b.N-done)
+		for i, rt := range paths {
+			for range n {
+				out[i] = append(out[i], rt())
+			}
+		}
+		done += n
+	}
+	b.StopTimer()
+	return out
+}
+
+// reportRatio reports the median and 99th percentile of the direct and
+// the proxied round trips, and their ratios.
+func reportRatio(b *testing.B, direct, proxied []time.Duration) {
+	dp50, dp99 := percentiles(direct)
+	pp50, pp99 := percentiles(proxied)
+	b.ReportMetric(float64(dp50.Nanoseconds())/1e3, "direct-p50-µs")
+	b.ReportMetric(float64(dp99.Nanoseconds())/1e3, "direct-p99-µs")
+	b.ReportMetric(float64(pp50.Nanoseconds())/1e3, "proxied-p50-µs")
+	b.ReportMetric(float64(pp99.Nanoseconds())/1e3, "proxied-p99-µs")
+	b.ReportMetric(float64(pp50)/float64(dp50), "p50-ratio")
+	b.ReportMetric(float64(pp99)/float64(dp99), "p99-ratio")
 }

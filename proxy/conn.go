@@ -21,6 +21,8 @@ type pair struct {
 
 	written [2]atomic.Int64 // bytes written towards the broker (ToBroker) and the client (FromBroker)
 
+	closing atomic.Bool // a side is closing: what its reader sees now is no news
+
 	mu      sync.Mutex
 	reset   bool // closes send RSTs (SO_LINGER 0 on both sockets)
 	ended   bool
@@ -61,8 +63,10 @@ func (p *pair) end(s Style) {
 	close(p.release)
 	p.mu.Unlock()
 	if reset {
+		// The bytes let through before the cut leave first.
 		for _, c := range []*net.TCPConn{p.clientRaw, p.brokerRaw} {
 			if c != nil {
+				drain(c, 100*time.Millisecond)
 				_ = c.SetLinger(0)
 			}
 		}
@@ -119,13 +123,12 @@ type pairs struct {
 
 	mu      sync.Mutex
 	open    map[int]*pair
-	marks   map[int]Style // styles for connections not registered yet
-	refused bool          // the link is down: connections that get this far are reset
+	refused bool // the link is down: connections that get this far are reset
 	done    bool
 }
 
 func newPairs(log func(Entry), dark func(int) bool) *pairs {
-	return &pairs{log: log, dark: dark, open: map[int]*pair{}, marks: map[int]Style{}}
+	return &pairs{log: log, dark: dark, open: map[int]*pair{}}
 }
 
 // begin registers a connection under the next number and runs start (which
@@ -134,21 +137,17 @@ func newPairs(log func(Entry), dark func(int) bool) *pairs {
 func (ps *pairs) begin(client, broker net.Conn, brokerRaw *net.TCPConn, start func(p *pair)) (*pair, bool) {
 	ps.start.Lock()
 	defer ps.start.Unlock()
-	ps.next++
-	p := newPair(ps.next, client, broker, brokerRaw)
 	ps.mu.Lock()
 	if ps.done || ps.refused {
 		ps.mu.Unlock()
-		p.end(Reset)
+		// Unnumbered: the tap never sees it, and numbers must match.
+		newPair(0, client, broker, brokerRaw).end(Reset)
 		return nil, false
 	}
+	ps.next++
+	p := newPair(ps.next, client, broker, brokerRaw)
 	ps.open[p.n] = p
-	s, marked := ps.marks[p.n]
-	delete(ps.marks, p.n)
 	ps.mu.Unlock()
-	if marked && s == Reset {
-		p.resetOnClose()
-	}
 	start(p)
 	return p, true
 }
@@ -161,13 +160,11 @@ func (ps *pairs) refuse(on bool) {
 	ps.mu.Unlock()
 }
 
-// mark says how connection n must end once a cut has fired on it.
+// mark says how connection n must end once a cut has fired on it. The tap
+// numbers a connection only once begin has registered it.
 func (ps *pairs) mark(n int, s Style) {
 	ps.mu.Lock()
 	p := ps.open[n]
-	if p == nil {
-		ps.marks[n] = s
-	}
 	ps.mu.Unlock()
 	if p != nil && s == Reset {
 		p.resetOnClose()
@@ -236,7 +233,7 @@ type side struct {
 
 func (s *side) Read(b []byte) (int, error) {
 	n, err := s.Conn.Read(b)
-	if err == nil || s.p.isEnded() || errors.Is(err, net.ErrClosed) {
+	if err == nil || s.p.isEnded() || s.p.closing.Load() || errors.Is(err, net.ErrClosed) {
 		return n, err // a socket closed here is no news
 	}
 	switch {
@@ -289,12 +286,15 @@ func (s *side) Close() error {
 	if s.fromBroker {
 		raw = s.p.brokerRaw
 	}
+	s.p.closing.Store(true)
 	var err error
 	switch {
 	case raw != nil && s.p.resetting():
+		// The socket itself: a TLS or websocket layer would say goodbye
+		// before the RST.
 		drain(raw, 100*time.Millisecond)
 		_ = raw.SetLinger(0)
-		err = s.Conn.Close()
+		err = raw.Close()
 	case s.fromBroker:
 		err = closeWithFIN(s.Conn, raw)
 	default:

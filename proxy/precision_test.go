@@ -132,7 +132,7 @@ func TestCutsLandExactlyOverRealSockets(t *testing.T) {
 						t.Fatalf("%s, %s, run %d: broker got %d bytes then %v; want %d then a FIN\n%s",
 							cond.name, tc.cut, i, len(e.got), e.err, tc.want, proxy.Format(l.Trace().Entries(), time.Time{}, 0))
 					}
-					<-f.Fired()
+					waitFired(t, f)
 					l.Close()
 				}
 			}
@@ -211,7 +211,7 @@ func TestCutsFromTheBrokerLandExactly(t *testing.T) {
 						t.Fatalf("%s (%d), %s, run %d: client got %d bytes then %v; want %d then the end\n%s",
 							cond.name, ci, tc.cut, i, len(got), err, tc.want, proxy.Format(l.Trace().Entries(), time.Time{}, 0))
 					}
-					<-f.Fired()
+					waitFired(t, f)
 					l.Close()
 				}
 			}
@@ -287,7 +287,7 @@ func TestCloseIsAFINWhileTheBrokerKeepsTalking(t *testing.T) {
 							}
 						}
 					}()
-					got, err := readUntilEnd(c, 5*time.Second)
+					got, err := readFor(c, 5*time.Second)
 					ended <- ending{got: got, err: err}
 				}()
 			}
@@ -308,7 +308,7 @@ func TestCloseIsAFINWhileTheBrokerKeepsTalking(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the broker's connection did not end")
 			}
-			<-f.Fired()
+			waitFired(t, f)
 			c.Close()
 			l.Close()
 		}
@@ -331,16 +331,12 @@ func stalled(t *testing.T, n *atomic.Int64) {
 	t.Fatal("the broker never stopped sending: nothing held it back")
 }
 
-// readUntilEnd reads c until it ends or d passes.
-func readUntilEnd(c net.Conn, d time.Duration) ([]byte, error) {
-	_ = c.SetReadDeadline(time.Now().Add(d))
-	var got []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := c.Read(buf)
-		got = append(got, buf[:n]...)
-		if err != nil {
-			return got, err
-		}
+// waitFired waits (at most 5 s) for f to fire.
+func waitFired(t *testing.T, f *proxy.Fault) {
+	t.Helper()
+	select {
+	case <-f.Fired():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cut never fired")
 	}
 }
