@@ -93,9 +93,7 @@ func (t *Trace) Observe(o func(Entry)) {
 
 // Entries returns a copy of the entries so far.
 func (t *Trace) Entries() []Entry {
-	if t.sync != nil {
-		t.sync()
-	}
+	t.Sync()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
@@ -107,6 +105,19 @@ func (t *Trace) Entries() []Entry {
 		out = append(out, c...)
 	}
 	return out
+}
+
+// Last returns the latest entry, once the trace is up to date.
+func (t *Trace) Last() (Entry, bool) {
+	t.Sync()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := len(t.chunks) - 1; i >= 0; i-- {
+		if c := t.chunks[i]; len(c) > 0 {
+			return c[len(c)-1], true
+		}
+	}
+	return Entry{}, false
 }
 
 // Sync brings the trace up to date: packets that have passed are decoded

@@ -67,7 +67,6 @@ type clientConfig struct {
 	password      string
 	noCredentials bool
 	id            string
-	emptyID       bool
 	resubscribe   bool
 }
 
@@ -116,9 +115,6 @@ func WithID(id string) ClientOption { return func(c *clientConfig) { c.id = id }
 // new session (the broker had no session for it): what an application with
 // a clean session does to keep receiving.
 func Resubscribe() ClientOption { return func(c *clientConfig) { c.resubscribe = true } }
-
-// EmptyID connects with a zero-length client id.
-func EmptyID() ClientOption { return func(c *clientConfig) { c.id, c.emptyID = "", true } }
 
 // awaitToken waits for a paho token, bounded by ctx and by limit.
 func awaitToken(ctx context.Context, t mqtt.Token, limit time.Duration, what string) error {
@@ -215,8 +211,7 @@ func (c *Client) onConnect(mqtt.Client) {
 		return
 	}
 	for filter, qos := range subs {
-		t := c.paho.Subscribe(filter, qos, nil)
-		_ = t // the SUBACK is recorded when it crosses the link
+		c.paho.Subscribe(filter, qos, nil) // the SUBACK is recorded when it crosses the link
 	}
 }
 
@@ -397,17 +392,14 @@ type ackKey struct {
 func (c *Client) observe(e proxy.Entry) {
 	p := e.Packet
 	from := e.Dir == proxy.FromBroker
-	if e.Kind == proxy.Dropped && from && p.Type != 0 {
-		// The broker sent it (a PUBREL shows it had read the PUBREC)
-		// though it never reached the client.
+	switch {
+	case e.Kind == proxy.Partial, e.Kind == proxy.Dropped && from && p.Type != 0:
+		// Cut, or vanished on its way to the client: the broker sent it
+		// (a PUBREL shows it had read the PUBREC) but the client never
+		// got it whole.
 		c.rec.WireCutAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP)
 		return
-	}
-	if e.Kind != proxy.Passed && e.Kind != proxy.Partial {
-		return
-	}
-	if e.Kind == proxy.Partial {
-		c.rec.WireCutAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP)
+	case e.Kind != proxy.Passed:
 		return
 	}
 	if !from && p.Type == wire.PUBLISH && p.PayloadSize > 0 && len(p.Payload) == p.PayloadSize {

@@ -21,14 +21,7 @@ func janitor(ctx context.Context, sessions, retained map[string]bool) []string {
 		if err != nil {
 			return nil, err
 		}
-		p := wire.Packet{CleanStart: true, KeepAlive: 10, ClientID: id}
-		if t.Username != "" {
-			p.Username, p.HasUsername = t.Username, true
-		}
-		if t.Password != "" {
-			p.Password, p.HasPassword = []byte(t.Password), true
-		}
-		if _, err := r.Connect(p); err != nil {
+		if _, err := r.Connect(connectPacket(id)); err != nil {
 			r.Close()
 			return nil, err
 		}

@@ -59,8 +59,7 @@ func (c *Client) hasAll(payloads []string) bool {
 // settled says whether every QoS handshake on the client's link has ended
 // and nothing has crossed it for a while.
 func (c *Client) settled() bool {
-	entries := c.Link.Trace().Entries()
-	if len(entries) > 0 && time.Since(entries[len(entries)-1].At) < quiet {
+	if last, ok := c.Link.Trace().Last(); ok && time.Since(last.At) < quiet {
 		return false
 	}
 	c.mu.Lock()

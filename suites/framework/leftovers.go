@@ -159,14 +159,7 @@ func clearRetainedUnder(ctx context.Context, filters []string, wait time.Duratio
 		return id, []string{fmt.Sprintf("sweep: %v", err)}
 	}
 	defer r.Close()
-	p := wire.Packet{CleanStart: true, KeepAlive: 30, ClientID: id}
-	if t := current.Target; t.Username != "" {
-		p.Username, p.HasUsername = t.Username, true
-		if t.Password != "" {
-			p.Password, p.HasPassword = []byte(t.Password), true
-		}
-	}
-	if _, err := r.Connect(p); err != nil {
+	if _, err := r.Connect(connectPacket(id)); err != nil {
 		return id, []string{fmt.Sprintf("sweep: %v", err)}
 	}
 	defer func() { _ = r.Send(DisconnectPacket()) }()

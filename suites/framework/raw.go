@@ -2,7 +2,6 @@ package framework
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -36,7 +35,12 @@ func dialRaw(ctx context.Context, up proxy.Upstream) (*Raw, error) {
 // bytes it sends and receives show in the spec's trace.
 func (f *Framework) Raw(ctx context.Context, name string) *Raw {
 	ginkgo.GinkgoHelper()
-	l := f.Link(name)
+	return f.rawOn(ctx, f.Link(name), name)
+}
+
+// rawOn opens a raw connection through link l.
+func (f *Framework) rawOn(ctx context.Context, l *proxy.Link, name string) *Raw {
+	ginkgo.GinkgoHelper()
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", l.Addr())
 	if err != nil {
@@ -49,15 +53,19 @@ func (f *Framework) Raw(ctx context.Context, name string) *Raw {
 
 // ConnectPacket is a CONNECT with the run's credentials, a unique client
 // id and a clean session, for raw connections to start from.
-func ConnectPacket() wire.Packet {
+func ConnectPacket() wire.Packet { return connectPacket(current.clientID()) }
+
+// connectPacket is a clean-session CONNECT for id with the run's
+// credentials; a password goes only with a user name [MQTT-3.1.2-22].
+func connectPacket(id string) wire.Packet {
 	t := current.Target
 	p := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
-		CleanStart: true, KeepAlive: 30, ClientID: current.clientID()}
+		CleanStart: true, KeepAlive: 30, ClientID: id}
 	if t.Username != "" {
 		p.Username, p.HasUsername = t.Username, true
-	}
-	if t.Password != "" {
-		p.Password, p.HasPassword = []byte(t.Password), true
+		if t.Password != "" {
+			p.Password, p.HasPassword = []byte(t.Password), true
+		}
 	}
 	return p
 }
@@ -66,23 +74,18 @@ func ConnectPacket() wire.Packet {
 // returns nil when the broker closed it (whatever it sent before), and an
 // error naming what happened otherwise: the connection stayed open.
 func (r *Raw) ExpectClosed(d time.Duration) error {
-	deadline := time.Now().Add(d)
-	var seen []string
-	for {
-		p, err := r.Read(time.Until(deadline))
-		var ne net.Error
-		switch {
-		case err == nil:
-			seen = append(seen, p.String())
-			continue
-		case errors.As(err, &ne) && ne.Timeout():
-			if len(seen) > 0 {
-				return fmt.Errorf("the connection was still open after %v (the broker sent %s)", d, strings.Join(seen, ", "))
-			}
-			return fmt.Errorf("the connection was still open after %v", d)
-		default:
-			return nil // EOF, reset: closed
+	seen, closed := r.ReadUntilClosed(d)
+	switch {
+	case closed:
+		return nil
+	case len(seen) > 0:
+		names := make([]string, len(seen))
+		for i, p := range seen {
+			names[i] = p.String()
 		}
+		return fmt.Errorf("the connection was still open after %v (the broker sent %s)", d, strings.Join(names, ", "))
+	default:
+		return fmt.Errorf("the connection was still open after %v", d)
 	}
 }
 

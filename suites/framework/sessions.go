@@ -28,8 +28,6 @@ type BrokerClose struct {
 	// connection when the broker closed it: from the end of its last packet
 	// that reached the broker to the close.
 	Silence time.Duration
-	// Hidden says the client was not told (the link was blackholed).
-	Hidden bool
 }
 
 // BrokerClosed returns the first time the broker closed a connection of
@@ -41,7 +39,7 @@ func BrokerClosed(l *proxy.Link) (BrokerClose, bool) {
 		if e.Kind != proxy.Event || !strings.HasPrefix(e.Note, "broker closed the connection") {
 			continue
 		}
-		bc := BrokerClose{At: e.At, Conn: e.Conn, Hidden: strings.Contains(e.Note, "blackholed")}
+		bc := BrokerClose{At: e.At, Conn: e.Conn}
 		var last time.Time
 		for _, p := range entries {
 			if p.Kind == proxy.Passed && p.Dir == proxy.ToBroker && p.Conn == e.Conn && !p.At.After(e.At) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
@@ -43,7 +45,8 @@ func New() *Framework {
 			// Every spec's trace, also when it passed: to see what a
 			// broker does, not only whether it kept the promise.
 			ginkgo.DeferCleanup(func() {
-				if !ginkgo.CurrentSpecReport().Failed() {
+				spec := ginkgo.CurrentSpecReport()
+				if !spec.Failed() && !slices.ContainsFunc(spec.ReportEntries, func(e types.ReportEntry) bool { return e.Name == TraceEntry }) {
 					ginkgo.AddReportEntry(TraceEntry, f.TraceText(), ginkgo.ReportEntryVisibilityAlways)
 				}
 			})
@@ -96,16 +99,21 @@ func (f *Framework) Link(name string) *proxy.Link {
 // NewClient makes a client on a new link without connecting it.
 func (f *Framework) NewClient(name string, opts ...ClientOption) *Client {
 	ginkgo.GinkgoHelper()
+	return f.newClientOn(f.Link(name), name, opts...)
+}
+
+// newClientOn makes a client on link l, without connecting it.
+func (f *Framework) newClientOn(l *proxy.Link, name string, opts ...ClientOption) *Client {
 	t := current.Target
 	cfg := clientConfig{clean: true, keepAlive: 30 * time.Second, pingTimeout: 10 * time.Second,
 		username: t.Username, password: t.Password}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.id == "" && !cfg.emptyID {
+	if cfg.id == "" {
 		cfg.id = current.clientID()
 	}
-	c := &Client{Name: name, ID: cfg.id, Link: f.Link(name), cfg: cfg, rec: f.rec, spec: f, closed: make(chan struct{}),
+	c := &Client{Name: name, ID: cfg.id, Link: l, cfg: cfg, rec: f.rec, spec: f, closed: make(chan struct{}),
 		awaiting: map[ackKey]*InFlight{}, acks: map[ackKey]time.Time{},
 		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, store: newStore(), filters: map[string]byte{}, requests: map[uint16][]wire.Subscription{}, released: map[uint16]bool{}}
 	c.store.sync = c.Link.Trace().Sync
@@ -150,10 +158,16 @@ func (f *Framework) Retained(topic string) { f.retained[topic] = true }
 // TraceText is the merged wire trace, short enough to read.
 func (f *Framework) TraceText() string {
 	traces := make([]*proxy.Trace, 0, len(f.links))
+	elided := 0
 	for _, l := range f.links {
 		traces = append(traces, l.Trace())
+		elided += l.Trace().Elided()
 	}
-	return proxy.Format(proxy.Merge(traces...), f.start, 80)
+	text := proxy.Format(proxy.Merge(traces...), f.start, 80)
+	if elided > 0 {
+		text = fmt.Sprintf("(the %d oldest entries were dropped to bound memory)\n%s", elided, text)
+	}
+	return text
 }
 
 // end closes the spec's clients and links and removes what it left on the

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -317,15 +316,7 @@ func (f *Framework) NewClientVia(e Endpoint, name string, opts ...ClientOption) 
 	ginkgo.GinkgoHelper()
 	res := endpoint(e)
 	opts = append([]ClientOption{Credentials(res.username, res.password)}, opts...)
-	c := f.NewClient(name, opts...)
-	// NewClient gave the client a link to the main target: move it.
-	old := c.Link
-	c.Link = f.linkVia(res, name)
-	c.store.sync = c.Link.Trace().Sync
-	c.Link.Trace().Observe(c.observe)
-	f.links = slices.DeleteFunc(f.links, func(l *proxy.Link) bool { return l == old })
-	_ = old.Close()
-	return c
+	return f.newClientOn(f.linkVia(res, name), name, opts...)
 }
 
 // ClientVia makes a client on a link to endpoint e and connects it.
@@ -358,15 +349,7 @@ func (f *Framework) SubscriberVia(ctx context.Context, e Endpoint, name, filter 
 // as the connection closing and as an event in the link's trace.
 func (f *Framework) RawVia(ctx context.Context, e Endpoint, name string) *Raw {
 	ginkgo.GinkgoHelper()
-	l := f.LinkVia(e, name)
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", l.Addr())
-	if err != nil {
-		ginkgo.Fail(fmt.Sprintf("%s: cannot reach its link: %v", name, err))
-	}
-	r := &Raw{Link: l, conn: c, version: wire.V311}
-	f.raws = append(f.raws, r)
-	return r
+	return f.rawOn(ctx, f.LinkVia(e, name), name)
 }
 
 // ConnectPacketVia is ConnectPacket with endpoint e's credentials.
