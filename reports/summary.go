@@ -25,6 +25,13 @@ const StatementLabel = "spec"
 // broker had stopped accepting connections (suites/framework/serving.go).
 const NotRunPrefix = "not run: the broker stopped accepting connections"
 
+// notRunEnd ends the failure message of a spec that did not run.
+const notRunEnd = "; this spec did not run"
+
+// NotRun is the failure message of a spec that did not run because the
+// broker had stopped accepting connections; when says after what.
+func NotRun(when string) string { return NotRunPrefix + " " + when + notRunEnd }
+
 // ServingEntry names the report entry of a spec during which the broker
 // stopped accepting connections: its first line leads the spec's message.
 const ServingEntry = "broker stopped serving"
@@ -87,7 +94,7 @@ func Judge(report types.Report, target string) Outcome {
 			}
 			continue
 		}
-		r := Result{Name: s.FullText(), Statements: statements(s.Labels()), Duration: s.RunTime}
+		r := Result{Name: s.FullText(), Statements: Statements(s.Labels()), Duration: s.RunTime}
 		switch {
 		case s.State.Is(types.SpecStatePassed):
 			r.Verdict = Pass
@@ -115,7 +122,8 @@ func Judge(report types.Report, target string) Outcome {
 	return o
 }
 
-func statements(labels []string) []string {
+// Statements returns the MQTT statement ids among a spec's labels.
+func Statements(labels []string) []string {
 	var ids []string
 	for _, l := range labels {
 		if id, ok := strings.CutPrefix(l, StatementLabel+":"); ok {
@@ -144,7 +152,7 @@ func (o Outcome) Text() string {
 	for _, r := range o.Results {
 		if r.Verdict == Fail && strings.HasPrefix(r.Message, NotRunPrefix) {
 			notRun++
-			after, _, _ = strings.Cut(strings.TrimPrefix(r.Message, NotRunPrefix+" "), "; this spec did not run")
+			after, _, _ = strings.Cut(strings.TrimPrefix(r.Message, NotRunPrefix+" "), notRunEnd)
 		}
 	}
 	if notRun > 0 {
@@ -188,8 +196,4 @@ func brief(s string) string {
 		}
 	}
 	return s
-}
-
-func indent(s string) string {
-	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n                 ")
 }

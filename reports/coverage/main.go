@@ -19,6 +19,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/faultline-mqtt/faultline/fixtures/spec"
+	"github.com/faultline-mqtt/faultline/reports"
 )
 
 func main() {
@@ -31,21 +32,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "coverage:", err)
 		os.Exit(2)
 	}
-	var reports []types.Report
-	if err := json.Unmarshal(b, &reports); err != nil {
+	var runs []types.Report
+	if err := json.Unmarshal(b, &runs); err != nil {
 		fmt.Fprintln(os.Stderr, "coverage:", err)
 		os.Exit(2)
 	}
 	specsOf := map[string]int{}
-	for _, r := range reports {
+	for _, r := range runs {
 		for _, s := range r.SpecReports {
 			if s.LeafNodeType != types.NodeTypeIt {
 				continue
 			}
-			for _, l := range s.Labels() {
-				if id, ok := strings.CutPrefix(l, "spec:"); ok {
-					specsOf[id]++
-				}
+			for _, id := range reports.Statements(s.Labels()) {
+				specsOf[id]++
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package framework
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
@@ -57,15 +56,7 @@ func Statements(ids ...string) ginkgo.Labels {
 }
 
 // StatementsOf returns the statement ids among a spec's labels.
-func StatementsOf(labels []string) []string {
-	var ids []string
-	for _, l := range labels {
-		if id, ok := strings.CutPrefix(l, StatementLabel+":"); ok {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
+func StatementsOf(labels []string) []string { return reports.Statements(labels) }
 
 // Unsupported ends the spec as "not supported by this broker", with the
 // evidence: use it where MQTT lets a broker refuse (a lower granted QoS, a

@@ -81,7 +81,7 @@ func watchServing() {
 			return
 		}
 		if d, ok := readDown(); ok {
-			ginkgo.Fail(fmt.Sprintf("%s %s; this spec did not run", NotRunPrefix, d.line()))
+			ginkgo.Fail(reports.NotRun(d.line()))
 		}
 		mine := filepath.Join(servingDir(), fmt.Sprintf("p%d", ginkgo.GinkgoParallelProcess()))
 		_ = os.MkdirAll(servingDir(), 0o755)

@@ -64,7 +64,7 @@ var ruleTable = []Rule{
 		"a QoS 0 delivery carried DUP=1",
 		[]string{"MQTT-3.3.1-2"}},
 	{RuleOutOfOrder,
-		"messages from one publisher on one topic at one QoS first reached a subscriber in a different order than they were sent",
+		"messages from one publisher on one topic at one QoS first reached a subscriber in a different order than the broker received them (judged by when each PUBLISH crossed to the broker, up to the one it acknowledged; by send time when the link was not recorded)",
 		[]string{"MQTT-4.6.0-5", "MQTT-4.6.0-6"}},
 	{RuleWireRedeliveryWithoutDup,
 		"the broker sent a QoS 1 or 2 PUBLISH with DUP=0 while an earlier PUBLISH with the same packet id and QoS, sent to that client in the same session (whole or cut), was still unacknowledged (no PUBACK, or no PUBREC, from the client since)",

@@ -124,9 +124,7 @@ func (ck *checker) checkWire() {
 			case KindDrained:
 				w.drain(e.At)
 			case KindLost, KindDisconnected:
-				if w.curConn > 0 && e.At >= w.curAt {
-					w.down = true
-				}
+				w.down = true // the events are in time order: it is the current connection that ended
 			case KindWire:
 				if !slices.Contains(knownPackets, e.Packet) && !unknown[e.Packet] {
 					unknown[e.Packet] = true
@@ -332,7 +330,7 @@ func (w *wireClient) ack(s *wireSession, e *Event) {
 		e.Packet == "PUBCOMP" && f.stage == awaitComp:
 		delete(s.flows, e.PacketID)
 	case e.Packet == "PUBREC" && f.stage == awaitAck && f.qos == 2:
-		f.stage, f.rec, f.rel, f.owed = awaitComp, packetRef{e.Conn, e.At, false}, false, nil
+		f.stage, f.rec, f.owed = awaitComp, packetRef{e.Conn, e.At, false}, nil
 	}
 }
 

@@ -349,7 +349,7 @@ func TestWireRulesSelection(t *testing.T) {
 	all := Check(h)
 	wantViolation(t, all, RuleWireQoS0Dup)
 	wantViolation(t, all, RuleWireRedeliveryWithoutDup)
-	for _, r := range []string{RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse} {
+	for _, r := range wireRules {
 		if !slices.Contains(all.Rules, r) {
 			t.Errorf("default rules lack %s", r)
 		}
