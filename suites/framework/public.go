@@ -67,16 +67,6 @@ func publicHost(url string) bool {
 	return slices.Contains(PublicHosts, host)
 }
 
-func init() {
-	// The payload specs size their tables from FAULTLINE_MAX_PAYLOAD when
-	// the suite is built, after this package's initialisation.
-	if Public() {
-		if n, err := MaxPayload(); err != nil || n > PublicMaxPayload {
-			_ = os.Setenv(EnvMaxPayload, strconv.Itoa(PublicMaxPayload))
-		}
-	}
-}
-
 // remainingLength finds the remaining length a payload spec names.
 var remainingLength = regexp.MustCompile(`remaining length (\d+)`)
 

@@ -100,8 +100,17 @@ const EnvMaxPayload = "FAULTLINE_MAX_PAYLOAD"
 // DefaultMaxPayload is the bound when EnvMaxPayload is unset.
 const DefaultMaxPayload = 16 << 20
 
-// MaxPayload reads EnvMaxPayload.
+// MaxPayload reads EnvMaxPayload; in public mode it is at most
+// PublicMaxPayload.
 func MaxPayload() (int, error) {
+	n, err := maxPayloadFromEnv()
+	if Public() && (err != nil || n > PublicMaxPayload) {
+		return PublicMaxPayload, nil
+	}
+	return n, err
+}
+
+func maxPayloadFromEnv() (int, error) {
 	v := strings.TrimSpace(os.Getenv(EnvMaxPayload))
 	if v == "" {
 		return DefaultMaxPayload, nil
