@@ -65,8 +65,8 @@ func (g *gateway) handle(front net.Conn) {
 }
 
 // pipe copies src to dst through the tap half h until either side fails
-// or the tap ends the connection. A pair marked for reset has already set
-// its sockets to send a RST when they close.
+// or the tap ends the connection. A pair marked for reset sends a RST
+// when it ends (pair.end).
 func pipe(dst, src *side, h *tapHalf) {
 	buf := make([]byte, 32*1024)
 	for {

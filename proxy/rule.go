@@ -11,10 +11,10 @@ import (
 type Style int
 
 const (
-	// Reset ends the connection with a TCP RST to the broker; the client's
-	// side is closed by the proxy.
+	// Reset ends the connection with a TCP RST on both sides, once the
+	// bytes let through before the cut have left.
 	Reset Style = iota
-	// Close ends it with a FIN on both sides.
+	// Close ends it with a FIN on both sides, after every byte let through.
 	Close
 	// Blackhole stops forwarding in both directions and keeps both sockets
 	// open: bytes vanish, nothing tells either side.

@@ -64,12 +64,12 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 			faults := make(chan []string, 1)
 			go func() { faults <- Inject(ctx, schedule, links) }()
 			acked := make([][]string, len(pubs))
-			done := make(chan struct{})
+			done := make(chan struct{}, len(pubs))
 			for q, p := range pubs {
 				go func() {
+					defer func() { done <- struct{}{} }() // also when it failed
 					defer GinkgoRecover()
 					acked[q] = Publish(ctx, p, fmt.Sprintf("%s/q%d", root, q), byte(q), fmt.Sprintf("q%d", q), cfg.Messages, cfg.Window, cfg.Length)
-					done <- struct{}{}
 				}()
 			}
 			for range pubs {
