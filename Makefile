@@ -9,8 +9,9 @@ export GINKGO_NO_COLOR := TRUE
 
 GINKGO := go tool ginkgo
 LABELS ?=
-# Where reports go: reports/ for the default target.
-OUT    ?= reports
+# Where every generated file goes: out/ (git-ignored; holds no source, so
+# `make clean` can remove it whole). Binaries go to bin/.
+OUT    ?= out
 # BROKER=<name>: conformance starts that broker, runs against it, stops it
 # (fixtures/brokers/run); reports in $(OUT)/<name>/.
 BROKER ?=
@@ -32,28 +33,38 @@ PROCS ?= $(if $(PUBLIC),2,4)
 LABEL_FILTER   = $(if $(PUBLIC),$(if $(LABELS),($(LABELS)) && $(PUBLIC_LABELS),$(PUBLIC_LABELS)),$(LABELS))
 PUBLIC_ENV     = $(if $(PUBLIC),FAULTLINE_PUBLIC=1 FAULTLINE_MAX_PAYLOAD=256KiB)
 
+# make test's own results (unit.json, suites.json, ...; .ci/run tallies them).
+TEST_OUT = $(OUT)/test
+
 SUITE   := bin/faultline.test
 TALLY   := bin/tally
 COMPARE := bin/compare
-GO_SRC  := $(shell find . -name '*.go' -not -path './bin/*') go.mod go.sum
+PROGRESS := bin/progress
+GO_SRC  := $(shell find . -name '*.go' -not -path './bin/*' -not -path './out/*') go.mod go.sum
 
 GINKGO_RUN = $(GINKGO) run -p --procs=$(PROCS) --timeout=15m --poll-progress-after=60s \
 	--fail-on-pending --fail-on-empty $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)')
 
-.PHONY: conformance suite scenario chaos compare public-check test bench spec-coverage help clean
+.PHONY: conformance suite scenario client chaos compare public-check test lint flake-check bench spec-coverage help clean
 
 help:
-	@echo "make conformance   run every suite against MQTT_BROKER (default: the embedded broker); LABELS=... narrows it"
+	@echo "make conformance   run every suite against MQTT_BROKER (default: the embedded broker); LABELS=... narrows it;"
+	@echo "                   $(OUT)/junit.xml, summary.txt and report.html (packet diagrams of failures; FAULTLINE_TRACE=1: of every spec)"
+	@echo "                   progress: a live line in a terminal; one line per finished area without one (or CI=true)"
 	@echo "make conformance BROKER=<name>   start that broker, run every suite against it, stop it; reports in $(OUT)/<name>/"
 	@echo "                   brokers: $(BROKERS)"
 	@echo "make scenario NAME=<name>   one of the course's connectivity scenarios, told step by step with its wire trace"
 	@echo "                   (no NAME: all of them): lost-before-publish lost-before-forward latest-value command-after-offline"
+	@echo "make client CLIENT='python3 my_client.py'   judge your own MQTT client program through a link ({host} {port} in the command, or MQTT_HOST/MQTT_PORT)"
 	@echo "make chaos         the chaos soak: seeded faults on every link for CHAOS_DURATION ($(CHAOS_DURATION)), CHAOS_MESSAGES ($(CHAOS_MESSAGES)) per publisher"
 	@echo "make compare       conformance on every broker that starts here; side-by-side table in $(OUT)/compare/comparison.{md,html}"
 	@echo "make public-check  public mode leaves nothing behind: the suites in public mode on a local mosquitto, then a check"
 	@echo "make test          Faultline's own tests: unit tests, the suites on the embedded broker, the faulty-broker matrix"
-	@echo "make spec-coverage which MQTT 3.1.1 statements the specs cover (covered / checkable / total)"
-	@echo "make bench         decoder throughput and the link's latency overhead (QoS 1 round trips, proxied vs direct)"
+	@echo "make lint          gofmt, go vet, staticcheck, go.mod tidy; then duplicates --change (advisory)"
+	@echo "make spec-coverage which MQTT 3.1.1 and 5.0 statements the specs cover (covered / checkable / total per version)"
+	@echo "make flake-check   the suites RUNS ($(RUNS)) times on the embedded broker and mosquitto, the kill matrix MATRIX_RUNS ($(MATRIX_RUNS)) times beside them; per spec, how many runs disagreed"
+	@echo "make clean         removes out/ (every generated report) and bin/ (every binary)"
+	@echo "make bench         decoder throughput, the link's latency overhead (QoS 1 round trips, proxied vs direct), whole runs healthy vs stalled"
 
 $(SUITE): $(GO_SRC)
 	@mkdir -p bin
@@ -67,6 +78,10 @@ $(COMPARE): $(GO_SRC)
 	@mkdir -p bin
 	go build -o $@ ./reports/compare
 
+$(PROGRESS): $(GO_SRC)
+	@mkdir -p bin
+	go build -o $@ ./reports/progress
+
 ## conformance: every suite against the target broker; JUnit in $(OUT)/junit.xml.
 ## With BROKER=<name>, fixtures/brokers/run starts the broker into
 ## $(OUT)/<name>/run, runs `make suite` against it and stops it.
@@ -79,10 +94,15 @@ endif
 
 ## suite: the run itself, against whatever the environment names (conformance
 ## builds $(SUITE) first).
-suite:
-	@mkdir -p $(OUT); rm -f $(OUT)/summary.txt $(OUT)/manifest.txt; rc=0; \
-	$(PUBLIC_ENV) FAULTLINE_REPORT_DIR=$(abspath $(OUT)) $(GINKGO_RUN) --output-dir=$(OUT) --json-report=report.json $(SUITE) || rc=$$?; \
+## Ginkgo's output (stdout and stderr) goes through $(PROGRESS): in a
+## terminal it keeps a live line under it (spec running, done/left, broker);
+## without one, or with CI=true, one line per finished area.
+suite: $(PROGRESS)
+	@mkdir -p $(OUT); rm -f $(OUT)/summary.txt $(OUT)/manifest.txt $(OUT)/progress.*; rc=0; \
+	$(PUBLIC_ENV) FAULTLINE_REPORT_DIR=$(abspath $(OUT)) $(GINKGO_RUN) --output-dir=$(OUT) --json-report=report.json $(SUITE) 2>&1 \
+		| $(PROGRESS) $(OUT) || rc=$$?; \
 	cat $(OUT)/summary.txt 2>/dev/null || echo "faultline: the run ended before writing its summary (exit $$rc)"; \
+	[[ -f $(OUT)/report.html ]] && echo "HTML report (one file, opens offline): $(OUT)/report.html"; \
 	exit $$rc
 
 ## scenario: one connectivity scenario (NAME=...), or all of them, against
@@ -92,6 +112,26 @@ scenario: $(SUITE)
 	@mkdir -p $(OUT)/scenario; \
 	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/scenario) $(GINKGO) run -v --no-color --timeout=10m --fail-on-empty \
 		--label-filter='$(if $(NAME),scenario:$(NAME),scenario)' --output-dir=$(OUT)/scenario --json-report=report.json $(SUITE)
+
+## client: judge a client program (CLIENT='python3 my_client.py') through a
+## link: {host} {port} {url} {id} {topic} in it are substituted and
+## MQTT_HOST MQTT_PORT MQTT_URL MQTT_CLIENT_ID MQTT_TOPIC are in its
+## environment (suites/clientspecs). One spec at a time: a client may use
+## a fixed client id or topic. CLIENT_ROLE=publisher|subscriber|both.
+CLIENT ?=
+CLIENT_SUITE := bin/faultline-client.test
+$(CLIENT_SUITE): $(GO_SRC)
+	@mkdir -p bin
+	go test -c -o $@ ./suites/clients
+
+client: export FAULTLINE_CLIENT = $(CLIENT)
+client: $(CLIENT_SUITE)
+	@if [[ -z "$$FAULTLINE_CLIENT" ]]; then echo "make client CLIENT='python3 my_client.py'  (a command line; {host} {port} {url} {id} {topic} are substituted)"; exit 2; fi; \
+	mkdir -p $(OUT)/client; rm -f $(OUT)/client/summary.txt; rc=0; \
+	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/client) $(GINKGO) run -v --no-color --timeout=20m --fail-on-empty \
+		$(if $(LABELS),--label-filter='$(LABELS)') --output-dir=$(OUT)/client --json-report=report.json $(CLIENT_SUITE) || rc=$$?; \
+	cat $(OUT)/client/summary.txt 2>/dev/null || echo "faultline: the run ended before writing its summary (exit $${rc:-0})"; \
+	exit $${rc:-0}
 
 ## chaos: the chaos spec alone, soaking longer than in a conformance run.
 CHAOS_DURATION ?= 60s
@@ -115,34 +155,66 @@ public-check: $(SUITE)
 ## red against its defect), the suites on the embedded broker, and the
 ## suites on mosquitto when it is installed (.ci/run installs it).
 test: $(SUITE) $(TALLY)
-	@rm -rf reports/test; mkdir -p reports/test; rc=0; \
+	@rm -rf $(TEST_OUT); mkdir -p $(TEST_OUT); rc=0; \
 	FAULTLINE_SUITE_BIN=$(abspath $(SUITE)) go test -json -race -count=1 $$(go list ./... | grep -v '/suites$$') 2>&1 \
-		| tee reports/test/unit.json | $(TALLY) -echo || rc=1; \
+		| tee $(TEST_OUT)/unit.json | $(TALLY) -echo || rc=1; \
 	echo "== the suites on the embedded broker"; \
-	env -u MQTT_BROKER -u TOXIPROXY_URL FAULTLINE_REPORT_DIR=$(abspath reports/test) \
-		$(GINKGO_RUN) --output-dir=reports/test --json-report=suites.json $(SUITE) || rc=1; \
-	cat reports/test/summary.txt; \
+	env -u MQTT_BROKER -u TOXIPROXY_URL FAULTLINE_REPORT_DIR=$(abspath $(TEST_OUT)) \
+		$(GINKGO_RUN) --output-dir=$(TEST_OUT) --json-report=suites.json $(SUITE) || rc=1; \
+	cat $(TEST_OUT)/summary.txt; \
 	if PATH=$$PATH:/usr/sbin command -v mosquitto >/dev/null; then \
-		echo "== the suites on mosquitto"; mkdir -p reports/test/mosquitto; \
-		env -u TOXIPROXY_URL fixtures/brokers/run mosquitto reports/test/mosquitto/run \
-			env FAULTLINE_REPORT_DIR=$(abspath reports/test/mosquitto) \
-			$(GINKGO_RUN) --output-dir=reports/test --json-report=mosquitto.json $(SUITE) || rc=1; \
-		cat reports/test/mosquitto/summary.txt 2>/dev/null || true; \
+		echo "== the suites on mosquitto"; mkdir -p $(TEST_OUT)/mosquitto; \
+		env -u TOXIPROXY_URL fixtures/brokers/run mosquitto $(TEST_OUT)/mosquitto/run \
+			env FAULTLINE_REPORT_DIR=$(abspath $(TEST_OUT)/mosquitto) \
+			$(GINKGO_RUN) --output-dir=$(TEST_OUT) --json-report=mosquitto.json $(SUITE) || rc=1; \
+		cat $(TEST_OUT)/mosquitto/summary.txt 2>/dev/null || true; \
 	else \
 		echo "== mosquitto is not installed: the suites ran on the embedded broker only (apt-get install -y mosquitto)"; \
 	fi; \
-	$(TALLY) reports/test/*.json || rc=1; \
+	$(TALLY) $(TEST_OUT)/*.json || rc=1; \
+	exit $$rc
+
+## lint: fails on any file gofmt would change, any go vet or staticcheck
+## finding (staticcheck pinned by go.mod's tool directive; staticcheck.conf)
+## and an untidy go.mod/go.sum. Then `duplicates --change` lists code the
+## uncommitted change repeats: advice only, it never fails the target.
+lint:
+	@rc=0; \
+	echo "== gofmt -l"; bad=$$(find . \( -path ./out -o -path ./bin -o -name '.*' -a ! -name . \) -prune -o -name '*.go' -print0 | xargs -0 gofmt -l); \
+	if [[ -n $$bad ]]; then echo "$$bad"; echo "lint: gofmt would change the files above (gofmt -w)"; rc=1; fi; \
+	echo "== go vet ./..."; go vet ./... || rc=1; \
+	echo "== staticcheck ./..."; go tool staticcheck ./... || rc=1; \
+	echo "== go mod tidy -diff"; go mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy (go mod tidy)"; rc=1; }; \
+	echo "== duplicates --change (advisory)"; \
+	if command -v duplicates >/dev/null; then duplicates --change || true; \
+	else echo "duplicates is not installed here: skipped"; fi; \
+	if ((rc)); then echo "lint: FAILED"; else echo "lint: ok"; fi; \
 	exit $$rc
 
 ## spec-coverage: statements covered by the specs' labels (a dry run).
 spec-coverage: $(SUITE)
-	@mkdir -p reports/coverage-run
-	@cd reports/coverage-run && ../../$(SUITE) -ginkgo.dry-run -ginkgo.json-report=specs.json >/dev/null
-	@go run ./reports/coverage reports/coverage-run/specs.json
+	@mkdir -p $(OUT)/coverage-run
+	@cd $(OUT)/coverage-run && $(abspath $(SUITE)) -ginkgo.dry-run -ginkgo.json-report=specs.json >/dev/null
+	@go run ./reports/coverage $(OUT)/coverage-run/specs.json
+
+## flake-check: the suites RUNS times on the embedded broker and on
+## mosquitto, with the kill matrix MATRIX_RUNS times beside them (a loaded
+## machine); names every spec whose verdict changed between runs.
+RUNS ?= 20
+MATRIX_RUNS ?= 5
+FLAKES := bin/flakes
+$(FLAKES): $(GO_SRC)
+	@mkdir -p bin
+	go build -o $@ ./reports/flakes
+
+flake-check: $(SUITE) $(FLAKES)
+	@RUNS=$(RUNS) MATRIX_RUNS=$(MATRIX_RUNS) LABELS='$(LABELS)' reports/flakes/check.sh $(OUT)/flakes $(abspath $(SUITE)) $(abspath $(FLAKES))
 
 ## bench: speed figures. The raw client shows the link's own cost; the paho
 ## client is what the specs use.
-bench:
+# bench: the stalling defects timed against a healthy run (three whole runs).
+STALL_DEFECTS ?= no-pubcomp,no-suback
+bench: $(SUITE)
 	@echo "== MQTT decoder (proxy/wire): throughput"
 	@go test -run '^$$' -bench 'BenchmarkStream|BenchmarkDecode' -benchmem ./proxy/wire | awk '/^Benchmark/ {printf "  %-28s %10s MB/s  %8s ns/op\n", $$1, $$5, $$3}'
 	@echo "== the tap (decode + trace) per QoS 1 PUBLISH"
@@ -154,7 +226,9 @@ bench:
 			m["direct-p50-µs"], m["direct-p99-µs"], m["proxied-p50-µs"], m["proxied-p99-µs"], m["p50-ratio"], m["p99-ratio"]; \
 		if ("stock-toxiproxy-p50-ratio" in m) printf "  %-30s a stock Toxiproxy proxy, no toxic: ratio p50 %.2fx (the floor of any Toxiproxy link)\n", "", m["stock-toxiproxy-p50-ratio"]; \
 		delete m }'
+	@echo "== a broker that withholds one kind of answer: whole runs, healthy vs stalled (at most 2x; STALL_DEFECTS=$(STALL_DEFECTS))"
+	@FAULTLINE_SUITE_BIN=$(abspath $(SUITE)) FAULTLINE_STALL_BENCH=$(STALL_DEFECTS) go test -count=1 -timeout 80m -run '^TestStalledRunTime$$' -v ./fixtures/faulty/ \
+		| grep -E '^  (healthy|stalled) run|^--- FAIL|^\s+stalls_test' || { echo "  the stalled-run figures failed"; exit 1; }
 
 clean:
-	rm -rf bin reports/test reports/junit.xml reports/summary.txt reports/report.json reports/manifest.txt \
-		reports/scenario reports/chaos $(addprefix reports/,$(BROKERS)) reports/compare/comparison.md reports/compare/comparison.html
+	rm -rf out bin

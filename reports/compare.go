@@ -3,7 +3,6 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"html/template"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +24,9 @@ type BrokerRun struct {
 type Cell struct {
 	Verdict Verdict // "" when the spec was not in that broker's run
 	Message string  // first line of the failure, or the reason
+	// Trace is the wire trace of a failure or known deviation, when the
+	// run recorded one (the HTML comparison draws it).
+	Trace *TraceData
 }
 
 // SpecRow is one spec across the brokers.
@@ -65,6 +67,8 @@ type Comparison struct {
 	Specs   []SpecRow
 	Total   time.Duration // the whole comparison, brokers' starts included (0: unknown)
 	Made    time.Time
+	// Keepalives are every broker's keepalive measurements.
+	Keepalives []Keepalive
 }
 
 // Verdicts in the order the tables list them.
@@ -84,7 +88,12 @@ func Compare(runs []BrokerRun) Comparison {
 			col.Suite, col.Setup = o.Duration, o.Setup
 			areas := areasOf(*run.Report)
 			seen := map[string]int{}
-			for _, r := range o.Results {
+			its := itSpecs(*run.Report)
+			for _, k := range KeepalivesOf(*run.Report) {
+				k.Broker = run.Broker
+				c.Keepalives = append(c.Keepalives, k)
+			}
+			for j, r := range o.Results {
 				key := r.Name
 				if seen[r.Name]++; seen[r.Name] > 1 {
 					key = fmt.Sprintf("%s (%d)", r.Name, seen[r.Name])
@@ -96,6 +105,9 @@ func Compare(runs []BrokerRun) Comparison {
 					order = append(order, key)
 				}
 				row.Cells[i] = Cell{Verdict: r.Verdict, Message: r.Message}
+				if d, ok := TraceDataOf(its[j]); ok && (r.Verdict == Fail || r.Verdict == Deviation) {
+					row.Cells[i].Trace = &d
+				}
 				col.Counts[r.Verdict]++
 			}
 		}
@@ -106,7 +118,7 @@ func Compare(runs []BrokerRun) Comparison {
 	}
 	sort.SliceStable(c.Specs, func(i, j int) bool {
 		if c.Specs[i].Area != c.Specs[j].Area {
-			return c.Specs[i].Area < c.Specs[j].Area
+			return areaKey(c.Specs[i].Area) < areaKey(c.Specs[j].Area) // 3.1.1 areas first
 		}
 		return c.Specs[i].Name < c.Specs[j].Name
 	})
@@ -134,6 +146,18 @@ func Compare(runs []BrokerRun) Comparison {
 	return c
 }
 
+// itSpecs are the report's specs (It nodes), in the order Judge lists
+// their results.
+func itSpecs(report types.Report) []types.SpecReport {
+	var out []types.SpecReport
+	for _, s := range report.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // areasOf maps every spec's full text to its area.
 func areasOf(report types.Report) map[string]string {
 	out := map[string]string{}
@@ -141,13 +165,7 @@ func areasOf(report types.Report) map[string]string {
 		if s.LeafNodeType != types.NodeTypeIt {
 			continue
 		}
-		area := "(top level)"
-		if len(s.ContainerHierarchyLabels) > 0 && len(s.ContainerHierarchyLabels[0]) > 0 {
-			area = s.ContainerHierarchyLabels[0][0]
-		} else if len(s.ContainerHierarchyTexts) > 0 {
-			area = s.ContainerHierarchyTexts[0]
-		}
-		out[s.FullText()] = area
+		out[s.FullText()] = Area(s)
 	}
 	return out
 }
@@ -295,71 +313,9 @@ func (c Comparison) Markdown() string {
 	return b.String()
 }
 
-// HTML renders the comparison as one self-contained page; hovering a
-// verdict shows its message.
+// HTML renders the comparison as one self-contained page (comparehtml.go).
 func (c Comparison) HTML() (string, error) {
 	var b bytes.Buffer
-	err := page.Execute(&b, c)
+	err := comparePage.Execute(&b, c.view())
 	return b.String(), err
 }
-
-var page = template.Must(template.New("comparison").Funcs(template.FuncMap{
-	"seconds": seconds,
-	"class": func(v Verdict) string {
-		switch v {
-		case Pass:
-			return "pass"
-		case Fail:
-			return "fail"
-		case Deviation:
-			return "dev"
-		case Unsupported:
-			return "ns"
-		case Skipped:
-			return "skip"
-		}
-		return "none"
-	},
-	"verdicts": func() []Verdict { return verdictOrder },
-	"short":    func(v Verdict) string { return Cell{Verdict: v}.Short() },
-	"count":    func(n Counts, v Verdict) int { return n[v] },
-	"join":     strings.Join,
-	"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-}).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Faultline: MQTT brokers side by side</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
-table { border-collapse: collapse; margin-bottom: 2em; }
-th, td { border: 1px solid #ccc; padding: 3px 7px; vertical-align: top; }
-th { background: #f2f2f2; text-align: left; }
-td.v { text-align: center; white-space: nowrap; }
-.pass { background: #dff3df; } .fail { background: #f8d0d0; font-weight: bold; }
-.dev { background: #fbeac4; } .ns { background: #e3e8f3; } .skip, .none { color: #888; }
-.ids { color: #777; font-size: 12px; } .area { white-space: nowrap; }
-</style></head><body>
-<h1>Faultline: MQTT brokers side by side</h1>
-<p>Made {{utc .Made}}{{if gt .Total 0}}; the whole comparison took {{seconds .Total}}{{end}}.
-Verdicts: <span class="pass">pass</span>, <span class="fail">FAIL</span> (a violation),
-<span class="dev">deviation</span> (a known deviation the broker's profile declares, with evidence),
-<span class="ns">n/s</span> (not supported: a legal choice the broker made, or a feature it lacks),
-<span class="skip">skipped</span>, – (not in that run). Hover a verdict for its message.</p>
-<table>
-<tr><th></th>{{range .Brokers}}<th>{{.Broker}}{{if .Version}} {{.Version}}{{end}}</th>{{end}}</tr>
-<tr><th>status</th>{{range .Brokers}}<td>{{if .Ran}}{{if .Setup}}suite set-up failed: {{index .Setup 0}}{{else}}ran{{end}}{{else}}did not run{{if .Missing}}: {{.Missing}}{{end}}{{end}}</td>{{end}}</tr>
-{{range $v := verdicts}}<tr><th class="{{class $v}}">{{short $v}}</th>{{range $.Brokers}}<td class="v">{{if .Ran}}{{count .Counts $v}}{{else}}–{{end}}</td>{{end}}</tr>
-{{end}}<tr><th>suite time</th>{{range .Brokers}}<td class="v">{{seconds .Suite}}</td>{{end}}</tr>
-<tr><th>with start and stop</th>{{range .Brokers}}<td class="v">{{seconds .Wall}}</td>{{end}}</tr>
-</table>
-<h2>By area</h2>
-<table>
-<tr><th>area</th><th>specs</th>{{range .Brokers}}<th>{{.Broker}}</th>{{end}}</tr>
-{{range .Areas}}<tr><td class="area">{{.Area}}</td><td class="v">{{.Specs}}</td>{{range $i, $n := .Counts}}<td>{{if (index $.Brokers $i).Ran}}{{$n.Line}}{{else}}–{{end}}</td>{{end}}</tr>
-{{end}}</table>
-<h2>By spec</h2>
-<table>
-<tr><th>area</th><th>spec</th>{{range .Brokers}}<th>{{.Broker}}</th>{{end}}</tr>
-{{range .Specs}}<tr><td class="area">{{.Area}}</td><td>{{.Name}}{{if .Statements}} <span class="ids">{{join .Statements " "}}</span>{{end}}</td>{{range .Cells}}<td class="v {{class .Verdict}}"{{if .Message}} title="{{.Message}}"{{end}}>{{.Short}}</td>{{end}}</tr>
-{{end}}</table>
-</body></html>
-`))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,6 +55,7 @@ func Shape(report types.Report) types.Report {
 				s.CapturedStdOutErr += "wire trace (client names, time since the spec began):\n" + trace
 			}
 		}
+		s.ReportEntries = withoutData(s.ReportEntries)
 		if s.NumAttempts > 1 {
 			s.CapturedStdOutErr += fmt.Sprintf("\nFLAKY: needed %d attempts\n", s.NumAttempts)
 		}
@@ -62,6 +64,20 @@ func Shape(report types.Report) types.Report {
 	sort.SliceStable(specs, func(i, j int) bool { return specs[i].FullText() < specs[j].FullText() })
 	report.SpecReports = specs
 	return report
+}
+
+// dataEntries are report entries that only the HTML report reads: JUnit
+// readers never see them (JUnit would list their JSON as properties).
+var dataEntries = []string{TraceDataEntry, ChaosTimelineEntry, WireCostEntry}
+
+func withoutData(entries types.ReportEntries) types.ReportEntries {
+	out := make(types.ReportEntries, 0, len(entries))
+	for _, e := range entries {
+		if !slices.Contains(dataEntries, e.Name) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func entry(s types.SpecReport, name string) string {

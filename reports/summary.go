@@ -2,10 +2,14 @@ package reports
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
+
+	mqttspec "github.com/faultline-mqtt/faultline/fixtures/spec"
 )
 
 // UnsupportedPrefix starts the skip message of a spec whose optional
@@ -18,8 +22,14 @@ const UnsupportedPrefix = "not supported by this broker: "
 // as a pass.
 const DeviationPrefix = "known deviation "
 
-// StatementLabel is the label key of MQTT normative statement ids.
+// StatementLabel is the label key of MQTT 3.1.1 normative statement ids:
+// "spec:MQTT-4.3.2-1".
 const StatementLabel = "spec"
+
+// StatementLabel5 is the label key of MQTT 5.0 normative statement ids:
+// "spec5:MQTT-3.3.4-9". The versions number their statements
+// independently, so a 5.0 id never goes under StatementLabel.
+const StatementLabel5 = "spec5"
 
 // NotRunPrefix starts the failure of a spec that did not run because the
 // broker had stopped accepting connections (suites/framework/serving.go).
@@ -63,6 +73,9 @@ type Outcome struct {
 	Results  []Result
 	Setup    []string // failures outside specs (suite set-up), each once
 	Duration time.Duration
+	// Missing counts, per answer the broker never sent ("PUBCOMP"), the
+	// failed specs that waited for it in vain (reports.MissingEntry).
+	Missing map[string]int
 }
 
 // Count returns how many results have verdict v.
@@ -94,20 +107,14 @@ func Judge(report types.Report, target string) Outcome {
 			}
 			continue
 		}
-		r := Result{Name: s.FullText(), Statements: Statements(s.Labels()), Duration: s.RunTime}
-		switch {
-		case s.State.Is(types.SpecStatePassed):
-			r.Verdict = Pass
-		case s.State.Is(types.SpecStateSkipped) && strings.HasPrefix(s.Failure.Message, UnsupportedPrefix):
-			r.Verdict = Unsupported
+		r := Result{Name: s.FullText(), Statements: Statements(s.Labels()), Duration: s.RunTime, Verdict: SpecVerdict(s)}
+		switch r.Verdict {
+		case Pass, Skipped:
+		case Unsupported:
 			r.Message = strings.TrimPrefix(firstLine(s.Failure.Message), UnsupportedPrefix)
-		case s.State.Is(types.SpecStateSkipped) && strings.HasPrefix(s.Failure.Message, DeviationPrefix):
-			r.Verdict = Deviation
+		case Deviation:
 			r.Message = strings.TrimPrefix(s.Failure.Message, DeviationPrefix)
-		case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
-			r.Verdict = Skipped
 		default:
-			r.Verdict = Fail
 			r.Message = firstLine(s.Failure.Message)
 			if s.Failure.ForwardedPanic != "" {
 				r.Message += ": " + firstLine(s.Failure.ForwardedPanic)
@@ -116,21 +123,63 @@ func Judge(report types.Report, target string) Outcome {
 				r.Message = down + "; the spec itself saw: " + r.Message
 			}
 			r.Where = s.Failure.Location.String()
+			for _, e := range s.ReportEntries {
+				if e.Name == MissingEntry {
+					if o.Missing == nil {
+						o.Missing = map[string]int{}
+					}
+					o.Missing[e.StringRepresentation()]++
+				}
+			}
 		}
 		o.Results = append(o.Results, r)
 	}
 	return o
 }
 
-// Statements returns the MQTT statement ids among a spec's labels.
+// SpecVerdict is what a run concluded about one spec.
+func SpecVerdict(s types.SpecReport) Verdict {
+	switch {
+	case s.State.Is(types.SpecStatePassed):
+		return Pass
+	case s.State.Is(types.SpecStateSkipped) && strings.HasPrefix(s.Failure.Message, UnsupportedPrefix):
+		return Unsupported
+	case s.State.Is(types.SpecStateSkipped) && strings.HasPrefix(s.Failure.Message, DeviationPrefix):
+		return Deviation
+	case s.State.Is(types.SpecStateSkipped | types.SpecStatePending):
+		return Skipped
+	}
+	return Fail
+}
+
+// Statements returns the MQTT statements among a spec's labels as
+// references that say the version: a 3.1.1 statement as its bare id
+// ("MQTT-4.3.2-1"), a 5.0 statement marked "5.0:" ("5.0:MQTT-3.3.4-9",
+// see fixtures/spec.Ref5Prefix). This is how reports print them and how
+// profiles name them.
 func Statements(labels []string) []string {
-	var ids []string
+	var refs []string
 	for _, l := range labels {
 		if id, ok := strings.CutPrefix(l, StatementLabel+":"); ok {
-			ids = append(ids, id)
+			refs = append(refs, id)
+		} else if id, ok := strings.CutPrefix(l, StatementLabel5+":"); ok {
+			refs = append(refs, mqttspec.Ref5Prefix+id)
 		}
 	}
-	return ids
+	return refs
+}
+
+// StatementIDs returns the bare statement ids among a spec's labels, one
+// list per protocol version.
+func StatementIDs(labels []string) (v311, v5 []string) {
+	for _, l := range labels {
+		if id, ok := strings.CutPrefix(l, StatementLabel+":"); ok {
+			v311 = append(v311, id)
+		} else if id, ok := strings.CutPrefix(l, StatementLabel5+":"); ok {
+			v5 = append(v5, id)
+		}
+	}
+	return v311, v5
 }
 
 func firstLine(s string) string {
@@ -157,6 +206,11 @@ func (o Outcome) Text() string {
 	}
 	if notRun > 0 {
 		fmt.Fprintf(&b, "  BROKER DOWN    the broker stopped accepting connections %s: %d later specs did not run (listed as FAIL: not run)\n", after, notRun)
+	}
+	for _, answer := range slices.Sorted(maps.Keys(o.Missing)) {
+		if n := o.Missing[answer]; n >= StallAfter {
+			fmt.Fprintf(&b, "  STALLED        %s (listed as FAIL; once it was missing in %d, later specs waited for it only briefly)\n", Stalled(answer, n), StallAfter)
+		}
 	}
 	for _, r := range o.Results {
 		if r.Verdict == Fail {

@@ -10,8 +10,13 @@ import (
 
 	"github.com/faultline-mqtt/faultline/suites/framework"
 
+	// The faulty broker of the self-tests (FAULTLINE_DEFECT, the kill matrix).
+	_ "github.com/faultline-mqtt/faultline/fixtures/faulty/selftest"
+
 	_ "github.com/faultline-mqtt/faultline/suites/chaos"
 	_ "github.com/faultline-mqtt/faultline/suites/conformance"
+	_ "github.com/faultline-mqtt/faultline/suites/conformance5"
+	_ "github.com/faultline-mqtt/faultline/suites/measure"
 	_ "github.com/faultline-mqtt/faultline/suites/scenarios"
 )
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: reports/compare/compare.sh OUT BROKER...   (make compare)
+# Usage: reports/compare/compare.sh OUT BROKER...   (make compare; OUT is out/)
 #
 # Runs `make conformance BROKER=<name>` for each broker in turn (reports in
 # OUT/<name>/, console in OUT/<name>/console.txt). A broker that does not
@@ -21,7 +21,7 @@ args=()
 for b in "$@"; do
 	dir=$out/$b
 	mkdir -p "$dir"
-	rm -f "$dir"/{report.json,junit.xml,summary.txt,manifest.txt,run.env,console.txt}
+	rm -f "$dir"/{report.json,report.html,junit.xml,summary.txt,manifest.txt,run.env,console.txt}
 	printf '== %-10s ' "$b"
 	t=$(now)
 	# -o: every broker runs the suite binary make compare built, even if

@@ -1,7 +1,7 @@
 // Command compare writes the side-by-side table of several brokers'
 // conformance runs (make compare):
 //
-//	compare -out reports/compare [-total 812.5] embedded=reports/embedded mosquitto=reports/mosquitto ...
+//	compare -out out/compare [-total 812.5] embedded=out/embedded mosquitto=out/mosquitto ...
 //
 // Each broker's directory holds the run's report.json (Ginkgo's JSON
 // report) and, from reports/compare/compare.sh, run.env: version=,
@@ -27,7 +27,7 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "reports/compare", "directory for comparison.md and comparison.html")
+	out := flag.String("out", "out/compare", "directory for comparison.md and comparison.html")
 	total := flag.Float64("total", 0, "seconds the whole comparison took (0: unknown)")
 	flag.Parse()
 	if flag.NArg() == 0 {

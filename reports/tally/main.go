@@ -1,7 +1,7 @@
 // Command tally counts the tests of a whole run and prints one plain line,
 // "N passed, N failed", which is what CI reads.
 //
-//	tally [-echo] FILE...
+//	tally [-echo] [-check NAME=EXIT]... FILE...
 //
 // Each FILE is either the output of `go test -json` (one test per Test or
 // subtest; a package that fails without running tests, e.g. a build
@@ -9,7 +9,8 @@
 // spec that ran; a failed suite set-up counts as one failed test). With
 // -echo, tally instead copies the human-readable output of a `go test
 // -json` stream on stdin to stdout, so a run can be watched and saved at
-// once.
+// once. Each -check NAME=EXIT counts one more test, named NAME, that
+// passed if EXIT is 0 and failed otherwise: .ci/run counts `make lint` so.
 package main
 
 import (
@@ -27,6 +28,8 @@ import (
 
 func main() {
 	echo := flag.Bool("echo", false, "copy the output of a `go test -json` stream on stdin to stdout")
+	var checks checkFlags
+	flag.Var(&checks, "check", "NAME=EXIT: one more test, passed if EXIT is 0 (repeatable)")
 	flag.Parse()
 	if *echo {
 		if err := echoOutput(os.Stdin, os.Stdout); err != nil {
@@ -35,7 +38,7 @@ func main() {
 		}
 		return
 	}
-	var total counts
+	total := checks.counts
 	for _, path := range flag.Args() {
 		c, err := countFile(path)
 		if err != nil {
@@ -53,6 +56,25 @@ func main() {
 }
 
 type counts struct{ passed, failed int }
+
+// checkFlags counts the -check flags: NAME=EXIT, one test each.
+type checkFlags struct{ counts }
+
+func (c *checkFlags) String() string { return "" }
+
+func (c *checkFlags) Set(v string) error {
+	name, exit, ok := strings.Cut(v, "=")
+	if !ok || name == "" || exit == "" {
+		return fmt.Errorf("want NAME=EXIT, got %q", v)
+	}
+	if exit == "0" {
+		c.passed++
+	} else {
+		c.failed++
+		fmt.Fprintf(os.Stderr, "tally: %s failed (exit %s)\n", name, exit)
+	}
+	return nil
+}
 
 type goEvent struct {
 	Action  string

@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/faultline-mqtt/faultline/proxy"
+	"github.com/faultline-mqtt/faultline/reports"
 	. "github.com/faultline-mqtt/faultline/suites/framework"
 	"github.com/faultline-mqtt/faultline/suites/history"
 )
@@ -88,6 +89,7 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 			summary := fmt.Sprintf("seed %d: %v of traffic and faults, %d faults, %s\n%s",
 				cfg.Seed, time.Since(start).Round(time.Millisecond), len(schedule.Events), acks(acked), v.Summary())
 			AddReportEntry("chaos summary", summary, ReportEntryVisibilityAlways)
+			AddReportEntry(reports.ChaosTimelineEntry, timeline(f.History(), start, schedule), ReportEntryVisibilityNever) // the HTML report's chart
 			Expect(v).To(Hold(), func() string { return excerpts(f, v.Violations) })
 		})
 })

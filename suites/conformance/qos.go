@@ -30,15 +30,15 @@ var _ = Describe("QoS delivery", Label("qos"), func() {
 				Consistently(sub.Payloads).WithContext(ctx).Should(HaveLen(1))
 			}
 		},
-		ConformanceEntry("QoS 0 to a QoS 0 subscription", byte(0), byte(0), Statements("MQTT-3.8.4-6", "MQTT-4.5.0-1"), Catches("corrupt-payload", "duplicate-qos0")),
+		ConformanceEntry("QoS 0 to a QoS 0 subscription", byte(0), byte(0), Statements("MQTT-3.8.4-6", "MQTT-4.5.0-1"), Catches("corrupt-payload", "duplicate-qos0", "no-suback", "connack-after-15s")),
 		ConformanceEntry("QoS 0 to a QoS 1 subscription", byte(0), byte(1), Statements("MQTT-3.8.4-6"), Catches("corrupt-payload", "duplicate-qos0")),
 		ConformanceEntry("QoS 0 to a QoS 2 subscription", byte(0), byte(2), Statements("MQTT-3.8.4-6"), Catches("corrupt-payload", "duplicate-qos0")),
 		ConformanceEntry("QoS 1 to a QoS 0 subscription", byte(1), byte(0), Statements("MQTT-3.8.4-6"), Catches("corrupt-payload", "duplicate-qos0", "no-qos-downgrade")),
-		ConformanceEntry("QoS 1 to a QoS 1 subscription", byte(1), byte(1), Statements("MQTT-3.8.4-6", "MQTT-4.3.2-2"), Catches("corrupt-payload", "qos1-as-qos0")),
+		ConformanceEntry("QoS 1 to a QoS 1 subscription", byte(1), byte(1), Statements("MQTT-3.8.4-6", "MQTT-4.3.2-2"), Catches("corrupt-payload", "qos1-as-qos0", "no-puback")),
 		ConformanceEntry("QoS 1 to a QoS 2 subscription", byte(1), byte(2), Statements("MQTT-3.8.4-6"), Catches("corrupt-payload", "qos1-as-qos0")),
 		ConformanceEntry("QoS 2 to a QoS 0 subscription", byte(2), byte(0), Statements("MQTT-3.8.4-6"), Catches("corrupt-payload", "duplicate-qos0", "no-qos-downgrade")),
 		ConformanceEntry("QoS 2 to a QoS 1 subscription", byte(2), byte(1), Statements("MQTT-3.8.4-6"), Catches("corrupt-payload", "qos1-as-qos0", "no-qos-downgrade")),
-		ConformanceEntry("QoS 2 to a QoS 2 subscription", byte(2), byte(2), Statements("MQTT-3.8.4-6", "MQTT-4.3.3-2"), Catches("corrupt-payload", "qos2-as-qos1", "qos2-delivered-twice")),
+		ConformanceEntry("QoS 2 to a QoS 2 subscription", byte(2), byte(2), Statements("MQTT-3.8.4-6", "MQTT-4.3.3-2"), Catches("corrupt-payload", "qos2-as-qos1", "qos2-delivered-twice", "no-pubrec", "no-pubcomp")),
 	)
 
 	// The granted QoS belongs to the subscription, whatever its filter: a

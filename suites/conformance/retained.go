@@ -208,9 +208,17 @@ var _ = Describe("Retained messages", Label("retained"), func() {
 			Expect(pub.PublishRetained(ctx, topic, 1, "kept")).To(Succeed())
 			rtRouted(ctx, watcher, "kept")
 			pub.Disconnect()
-			// A clean-session connection with the same client id ends the session.
+			// A clean-session connection with the same client id ends the
+			// session; a round trip on that connection proves the broker has
+			// acted on it before anyone looks for the retained message.
 			again := f.Client(ctx, "pub-again", WithID(pub.ID))
+			again.Sync(ctx)
 			again.Disconnect()
+			// The session is provably gone: a new persistent connection
+			// finds no session to resume.
+			back := f.Client(ctx, "pub-back", WithID(pub.ID), Persistent())
+			Expect(back.SessionPresent()).To(BeFalse(), "a clean-session connection must end the publisher's session [MQTT-3.1.2-6]")
+			back.Sync(ctx)
 
 			sub := f.Subscriber(ctx, "sub", topic, 1)
 

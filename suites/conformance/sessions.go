@@ -31,7 +31,7 @@ var _ = Describe("Sessions", Label("sessions"), func() {
 
 	Context("session present in CONNACK", func() {
 		ConformanceIt("is 0 for a first CleanSession=0 connection of a client id the broker has never seen",
-			Statements("MQTT-3.2.2-3"), Catches("session-present-always"), func(ctx SpecContext) {
+			Statements("MQTT-3.2.2-3"), Catches("session-present-always", "connack-after-15s"), func(ctx SpecContext) {
 				c := f.Client(ctx, "sub", Persistent())
 
 				Expect(c.SessionPresent()).To(BeFalse(), "CONNACK said session present for a client id that never connected before")

@@ -42,6 +42,7 @@ type Client struct {
 	mu       sync.Mutex
 	msgs     []Message
 	connects int // CONNACKs that accepted a connection, seen on the wire
+	conn     int // the link's number of the last accepted connection
 	losses   []error
 	awaiting map[ackKey]*InFlight // publishes waiting for the broker's ack
 	acks     map[ackKey]time.Time // when each packet id was last acked
@@ -51,10 +52,13 @@ type Client struct {
 	unreleased map[uint16]bool
 	verdicts   map[uint16][]bool
 	duplicates int                            // QoS 2 duplicates withheld from the application
+	arrivals   map[string][]time.Time         // when each PUBLISH from the broker crossed the link, by topic and payload, until handed over
 	filters    map[string]byte                // subscriptions made, for Resubscribe
 	requests   map[uint16][]wire.Subscription // SUBSCRIBE/UNSUBSCRIBE sent, by packet id, until answered
+	earlyAcks  map[uint16]proxy.Entry         // SUBACK/UNSUBACK decoded before the request they answer
 	released   map[uint16]bool                // QoS 2 ids this client sent PUBREL for, until PUBCOMP
 	closed     chan struct{}
+	answers    owed // what the broker owes the client (stall.go)
 }
 
 type clientConfig struct {
@@ -116,22 +120,27 @@ func WithID(id string) ClientOption { return func(c *clientConfig) { c.id = id }
 // a clean session does to keep receiving.
 func Resubscribe() ClientOption { return func(c *clientConfig) { c.resubscribe = true } }
 
-// awaitToken waits for a paho token, bounded by ctx and by limit.
-func awaitToken(ctx context.Context, t mqtt.Token, limit time.Duration, what string) error {
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case <-t.Done():
+// awaitToken waits for a paho token, for the broker's answer of which
+// overdue tells (see awaitAnswer), bounded by ctx.
+func (c *Client) awaitToken(ctx context.Context, t mqtt.Token, what string, overdue func(now time.Time) (wire.Type, string, bool)) error {
+	limit := answerLimit()
+	err := awaitAnswer(ctx, t.Done(), limit, func(now time.Time) (wire.Type, string, bool) {
+		c.Link.Trace().Sync()
+		return overdue(now)
+	})
+	switch {
+	case err == nil:
 		return t.Error()
-	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", what, context.Cause(ctx))
-	case <-timer.C:
+	case errors.Is(err, errNoAnswer):
 		return fmt.Errorf("%s: no answer within %v", what, limit)
 	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // opTimeout bounds each client operation (CONNECT, SUBSCRIBE, a publish
-// handshake) inside a spec's own timeout.
+// handshake) inside a spec's own timeout, when no answer is overdue (the
+// request was not sent, or a fault ended its connection); an answer owed
+// is waited for at most the acknowledgement bound (stall.go).
 const opTimeout = 10 * time.Second
 
 func (c *Client) options() *mqtt.ClientOptions {
@@ -142,7 +151,7 @@ func (c *Client) options() *mqtt.ClientOptions {
 		SetCleanSession(c.cfg.clean).
 		SetKeepAlive(c.cfg.keepAlive).
 		SetPingTimeout(c.cfg.pingTimeout).
-		SetConnectTimeout(5 * time.Second).
+		SetConnectTimeout(connectTimeout()).
 		SetWriteTimeout(5 * time.Second).
 		SetAutoReconnect(c.cfg.autoReconnect).
 		SetMaxReconnectInterval(time.Second).
@@ -166,16 +175,24 @@ func (c *Client) options() *mqtt.ClientOptions {
 	return o
 }
 
+// connectTimeout is paho's own bound on a connection attempt: longer than
+// the bound on the CONNACK, so that the wait for it names what never came.
+func connectTimeout() time.Duration {
+	bound, _ := answerBound(wire.CONNACK)
+	return bound + 500*time.Millisecond
+}
+
 // received is paho's handler for every incoming message. paho hands a QoS
 // 2 PUBLISH to the application each time it arrives; a well-behaved
 // receiver must not deliver it again until the PUBREL [MQTT-4.3.3-2], so
 // duplicates the wire showed are withheld here.
 func (c *Client) received(_ mqtt.Client, m mqtt.Message) {
+	// The link decodes what it let through just after letting it through,
+	// so paho can be quicker than the wire's record of this PUBLISH: bring
+	// the trace (and observe) up to date first.
+	c.Link.Trace().Sync()
+	at := c.arrived(m.Topic(), string(m.Payload()))
 	if m.Qos() == 2 {
-		// The link decodes what it let through just after letting it
-		// through, so paho can be quicker than the wire's verdict on
-		// this PUBLISH: bring the trace (and observe) up to date first.
-		c.Link.Trace().Sync()
 		c.mu.Lock()
 		vs := c.verdicts[m.MessageID()]
 		dup := len(vs) > 0 && vs[0]
@@ -194,7 +211,48 @@ func (c *Client) received(_ mqtt.Client, m mqtt.Message) {
 	c.mu.Lock()
 	c.msgs = append(c.msgs, msg)
 	c.mu.Unlock()
-	c.rec.Delivered(c.Name, msg.Topic, msg.Payload, msg.QoS, msg.Dup, msg.Retain)
+	// Recorded when it crossed the link, not when paho handed it over: paho
+	// may hand over a message of the old connection after a reconnect, and
+	// the delivery belongs to the session it arrived in.
+	c.rec.DeliveredAt(at, c.Name, msg.Topic, msg.Payload, msg.QoS, msg.Dup, msg.Retain)
+}
+
+// answered records the broker's SUBACK or UNSUBACK ack (an entry of the
+// link) to the request subs, when the ack crossed the wire.
+func (c *Client) answered(subs []wire.Subscription, ack proxy.Entry) {
+	for i, sub := range subs {
+		switch {
+		case ack.Packet.Type == wire.UNSUBACK:
+			c.rec.UnsubscribedAt(ack.At, c.Name, sub.Filter)
+		case i < len(ack.Packet.ReasonCodes):
+			c.rec.SubscribedAt(ack.At, c.Name, sub.Filter, sub.QoS, ack.Packet.ReasonCodes[i])
+		}
+	}
+}
+
+// maxArrivalKey bounds the payloads whose arrival is kept: a large one is
+// recorded when paho hands it over.
+const maxArrivalKey = 64 << 10
+
+// arrived takes the moment the oldest PUBLISH of topic and payload not yet
+// handed over crossed the link (zero, meaning now, if the trace has none).
+func (c *Client) arrived(topic, payload string) time.Time {
+	if len(payload) > maxArrivalKey {
+		return time.Time{}
+	}
+	key := topic + "\x00" + payload
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.arrivals[key]
+	if len(q) == 0 {
+		return time.Time{}
+	}
+	if len(q) == 1 {
+		delete(c.arrivals, key)
+	} else {
+		c.arrivals[key] = q[1:]
+	}
+	return q[0]
 }
 
 // onConnect runs after every accepted connection; with Resubscribe it
@@ -238,11 +296,23 @@ func (c *Client) lastSessionPresent() bool {
 func (c *Client) Connect(ctx context.Context) error {
 	if c.paho == nil {
 		c.paho = mqtt.NewClient(c.options())
+		c.answers.follow(c.liveConn)
 	}
-	if err := awaitToken(ctx, c.paho.Connect(), opTimeout, c.Name+" CONNECT"); err != nil {
+	overdue := func(now time.Time) (wire.Type, string, bool) {
+		return c.answers.overdue(now, answerKey{wire.CONNACK, 0})
+	}
+	if err := c.awaitToken(ctx, c.paho.Connect(), c.Name+" CONNECT", overdue); err != nil {
 		return fmt.Errorf("%s could not connect: %w", c.Name, err)
 	}
 	return nil
+}
+
+// liveConn says whether conn is the client's open connection.
+func (c *Client) liveConn(conn int) bool {
+	c.mu.Lock()
+	cur := c.conn
+	c.mu.Unlock()
+	return conn == cur && c.paho.IsConnectionOpen()
 }
 
 // SessionPresent is the session-present flag of the client's last CONNACK.
@@ -270,7 +340,8 @@ func (c *Client) Losses() int {
 // 0x80 when the broker refused).
 func (c *Client) Subscribe(ctx context.Context, filter string, qos byte) (byte, error) {
 	t := c.paho.Subscribe(filter, qos, nil)
-	if err := awaitToken(ctx, t, opTimeout, c.Name+" SUBSCRIBE "+filter); err != nil {
+	overdue := func(now time.Time) (wire.Type, string, bool) { return c.answers.overdueFor(now, wire.SUBACK, filter) }
+	if err := c.awaitToken(ctx, t, c.Name+" SUBSCRIBE "+filter, overdue); err != nil {
 		return 0, err
 	}
 	granted, ok := t.(*mqtt.SubscribeToken).Result()[filter]
@@ -285,7 +356,8 @@ func (c *Client) Subscribe(ctx context.Context, filter string, qos byte) (byte, 
 
 // Unsubscribe removes the subscription to filter.
 func (c *Client) Unsubscribe(ctx context.Context, filter string) error {
-	if err := awaitToken(ctx, c.paho.Unsubscribe(filter), opTimeout, c.Name+" UNSUBSCRIBE "+filter); err != nil {
+	overdue := func(now time.Time) (wire.Type, string, bool) { return c.answers.overdueFor(now, wire.UNSUBACK, filter) }
+	if err := c.awaitToken(ctx, c.paho.Unsubscribe(filter), c.Name+" UNSUBSCRIBE "+filter, overdue); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -311,6 +383,8 @@ func (c *Client) PublishRetained(ctx context.Context, topic string, qos byte, pa
 // InFlight is a publish whose handshake may still be running.
 type InFlight struct {
 	name    string
+	c       *Client
+	id      uint16 // its packet id, once paho gave it one
 	qos     byte
 	attempt *history.Attempt
 	done    chan struct{} // closed once acknowledged or failed
@@ -333,7 +407,7 @@ func (p *InFlight) finish(err error, outcome func()) {
 // a resumed publish complete as soon as it is queued again after a
 // reconnect, before the broker has acknowledged it.
 func (c *Client) PublishAsync(topic string, qos byte, retain bool, payload string) *InFlight {
-	p := &InFlight{name: fmt.Sprintf("%s PUBLISH %q QoS %d", c.Name, payload, qos), qos: qos, done: make(chan struct{})}
+	p := &InFlight{name: fmt.Sprintf("%s PUBLISH %q QoS %d", c.Name, payload, qos), c: c, qos: qos, done: make(chan struct{})}
 	p.attempt = c.rec.Publish(c.Name, topic, payload, qos, retain)
 	if retain {
 		c.spec.Retained(topic)
@@ -342,6 +416,7 @@ func (c *Client) PublishAsync(topic string, qos byte, retain bool, payload strin
 	t := c.paho.Publish(topic, qos, retain, []byte(payload))
 	if qos > 0 {
 		if id := t.(*mqtt.PublishToken).MessageID(); id != 0 {
+			p.id = id
 			c.await(id, qos, p, start)
 		}
 	}
@@ -390,6 +465,7 @@ type ackKey struct {
 // in the history, counts accepted connections, completes publishes when
 // the broker's ack arrives, and keeps the QoS 2 receiver state.
 func (c *Client) observe(e proxy.Entry) {
+	c.answers.track(e)
 	p := e.Packet
 	from := e.Dir == proxy.FromBroker
 	switch {
@@ -402,19 +478,32 @@ func (c *Client) observe(e proxy.Entry) {
 	case e.Kind != proxy.Passed:
 		return
 	}
-	if !from && p.Type == wire.PUBLISH && p.PayloadSize > 0 && len(p.Payload) == p.PayloadSize {
+	switch {
+	case !from && p.Type == wire.PUBLISH && p.PayloadSize > 0 && len(p.Payload) == p.PayloadSize:
 		// The payload is the message id: the order check learns when the
 		// broker can have received the message.
 		c.rec.WirePublishAt(e.At, c.Name, e.Conn, p.PacketID, p.QoS, p.DUP, string(p.Payload))
-	} else {
+	case !from && p.Type == wire.CONNECT:
+		c.rec.WireConnectAt(e.At, c.Name, e.Conn, connectLevel(p)) // what the broker may send depends on it
+	case from && p.Type == wire.SUBACK:
+		c.rec.WireSubackAt(e.At, c.Name, e.Conn, p.PacketID, p.ReasonCodes)
+	default:
 		c.rec.WireAt(e.At, c.Name, e.Conn, from, p.Type.String(), p.PacketID, p.QoS, p.DUP, p.SessionPresent, p.ReasonCode)
 	}
 	if !from {
 		switch p.Type {
 		case wire.SUBSCRIBE, wire.UNSUBSCRIBE:
 			c.mu.Lock()
-			c.requests[p.PacketID] = p.Subscriptions
+			ack, early := c.earlyAcks[p.PacketID]
+			if early {
+				delete(c.earlyAcks, p.PacketID)
+			} else {
+				c.requests[p.PacketID] = p.Subscriptions
+			}
 			c.mu.Unlock()
+			if early {
+				c.answered(p.Subscriptions, ack)
+			}
 		}
 		return
 	}
@@ -424,6 +513,7 @@ func (c *Client) observe(e proxy.Entry) {
 			var abandoned []*InFlight
 			c.mu.Lock()
 			c.connects++
+			c.conn = e.Conn
 			if !p.SessionPresent {
 				clear(c.unreleased)
 				clear(c.verdicts)
@@ -439,7 +529,7 @@ func (c *Client) observe(e proxy.Entry) {
 				}
 			}
 			c.mu.Unlock()
-			c.rec.Connected(c.Name, c.cfg.clean, p.SessionPresent)
+			c.rec.ConnectedAt(e.At, c.Name, c.cfg.clean, p.SessionPresent)
 			for _, f := range abandoned {
 				f.finish(fmt.Errorf("%s: abandoned unacknowledged: %s reconnected with CleanSession=0 (connection %d) and the broker's CONNACK said session present 0, "+
 					"so the session holding this message is gone and the client does not re-send it into a new one; "+
@@ -447,12 +537,16 @@ func (c *Client) observe(e proxy.Entry) {
 			}
 		}
 	case wire.PUBLISH:
+		c.mu.Lock()
+		if len(p.Payload) == p.PayloadSize && p.PayloadSize <= maxArrivalKey {
+			key := p.Topic + "\x00" + string(p.Payload)
+			c.arrivals[key] = append(c.arrivals[key], e.At)
+		}
 		if p.QoS == 2 {
-			c.mu.Lock()
 			c.verdicts[p.PacketID] = append(c.verdicts[p.PacketID], c.unreleased[p.PacketID])
 			c.unreleased[p.PacketID] = true
-			c.mu.Unlock()
 		}
+		c.mu.Unlock()
 	case wire.PUBREL:
 		c.mu.Lock()
 		delete(c.unreleased, p.PacketID)
@@ -461,17 +555,17 @@ func (c *Client) observe(e proxy.Entry) {
 		// Subscriptions are recorded as the broker's answer crosses the
 		// link, not when paho reports it: a reconnect can lose paho's token
 		// while the broker has already subscribed the client.
+		// The two directions of a link are decoded apart, so the answer
+		// can be seen before the request it answers: it then waits for it.
 		c.mu.Lock()
-		req := c.requests[p.PacketID]
+		req, asked := c.requests[p.PacketID]
 		delete(c.requests, p.PacketID)
+		if !asked {
+			c.earlyAcks[p.PacketID] = e
+		}
 		c.mu.Unlock()
-		for i, sub := range req {
-			switch {
-			case p.Type == wire.UNSUBACK:
-				c.rec.Unsubscribed(c.Name, sub.Filter)
-			case i < len(p.ReasonCodes):
-				c.rec.Subscribed(c.Name, sub.Filter, sub.QoS, p.ReasonCodes[i])
-			}
+		if asked {
+			c.answered(req, e)
 		}
 	case wire.PUBACK, wire.PUBCOMP:
 		if p.Type == wire.PUBCOMP {
@@ -512,18 +606,28 @@ func (c *Client) Duplicates() int {
 	return c.duplicates
 }
 
-// Wait waits for the publish handshake to end.
+// Wait waits for the publish handshake to end: at most the
+// acknowledgement bound after the PUBLISH (or the PUBREL) crossed the link
+// unanswered, and at most opTimeout in any case.
 func (p *InFlight) Wait(ctx context.Context) error {
-	timer := time.NewTimer(opTimeout)
-	defer timer.Stop()
-	select {
-	case <-p.done:
+	limit := answerLimit()
+	err := awaitAnswer(ctx, p.done, limit, func(now time.Time) (wire.Type, string, bool) {
+		if p.id == 0 {
+			return 0, "", false
+		}
+		p.c.Link.Trace().Sync()
+		if p.qos == 1 {
+			return p.c.answers.overdue(now, answerKey{wire.PUBACK, p.id})
+		}
+		return p.c.answers.overdue(now, answerKey{wire.PUBCOMP, p.id}, answerKey{wire.PUBREC, p.id})
+	})
+	switch {
+	case err == nil:
 		return p.err
-	case <-ctx.Done():
-		return fmt.Errorf("%s: %w", p.name, context.Cause(ctx))
-	case <-timer.C:
-		return fmt.Errorf("%s: no acknowledgement within %v", p.name, opTimeout)
+	case errors.Is(err, errNoAnswer):
+		return fmt.Errorf("%s: no acknowledgement within %v", p.name, limit)
 	}
+	return fmt.Errorf("%s: %w", p.name, err)
 }
 
 // Done says whether the handshake has ended.

@@ -43,6 +43,7 @@ func failOrExcuse(message string, callerSkip ...int) {
 func excuse(prefix string, e brokers.Exception, observed string, skip int) {
 	if active != nil {
 		ginkgo.AddReportEntry(TraceEntry, active.TraceText(), ginkgo.ReportEntryVisibilityNever)
+		active.addTraceData(observed)
 	}
 	lines := strings.Split(strings.TrimSpace(observed), "\n")
 	if len(lines) > 8 {

@@ -3,9 +3,7 @@ package framework
 import (
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2"
@@ -19,12 +17,13 @@ import (
 //   - Every client id and topic is the run's own: ids fl<run>p<n>c<m>,
 //     topics under <prefix>/<run>/ (the '$' specs use $<prefix>/<run>/),
 //     as in every run.
-//   - Gentle: specs labelled PublicExcludedLabels do not run (a soak, huge
-//     payloads, protocol violations that would look like attacks, restarts
-//     of a broker that is not ours), nor do specs naming a remaining length
-//     over PublicMaxPayload; the payload specs send at most
-//     PublicMaxPayload bytes (FAULTLINE_MAX_PAYLOAD is capped). The Makefile
-//     applies the same label filter and runs fewer processes.
+//   - Gentle: specs labelled PublicExcludedLabels do not run (a soak,
+//     payloads over PublicMaxPayload, labelled "large", protocol violations
+//     that would look like attacks, restarts of a broker that is not ours);
+//     the payload specs send at most PublicMaxPayload bytes
+//     (FAULTLINE_MAX_PAYLOAD is capped). Only labels decide, never a spec's
+//     title. The Makefile applies the same label filter and runs fewer
+//     processes.
 //   - No spec relies on $SYS.
 //   - Every retained message, retained will and persistent session a spec
 //     creates is removed when it ends (janitor.go, leftovers.go), and the
@@ -38,7 +37,8 @@ const EnvPublic = "FAULTLINE_PUBLIC"
 var PublicHosts = []string{"test.mosquitto.org", "broker.emqx.io", "broker.hivemq.com", "mqtt.eclipseprojects.io", "public.mqtthq.com"}
 
 // PublicExcludedLabels are the labels of specs that do not run in public
-// mode. Keep the Makefile's PUBLIC_LABELS in step.
+// mode. A spec that sends more than PublicMaxPayload bytes in one message
+// carries "large". Keep the Makefile's PUBLIC_LABELS in step.
 var PublicExcludedLabels = []string{"large", "chaos", "violations", "restart"}
 
 // PublicMaxPayload bounds every payload in public mode.
@@ -67,22 +67,13 @@ func publicHost(url string) bool {
 	return slices.Contains(PublicHosts, host)
 }
 
-// remainingLength finds the remaining length a payload spec names.
-var remainingLength = regexp.MustCompile(`remaining length (\d+)`)
-
 var _ = ginkgo.BeforeEach(func() {
 	if !Public() {
 		return
 	}
-	spec := ginkgo.CurrentSpecReport()
-	for _, l := range spec.Labels() {
+	for _, l := range ginkgo.CurrentSpecReport().Labels() {
 		if slices.Contains(PublicExcludedLabels, l) {
 			ginkgo.Skip(fmt.Sprintf("public mode: specs labelled %q do not run against a shared broker", l))
-		}
-	}
-	if m := remainingLength.FindStringSubmatch(spec.FullText()); m != nil {
-		if n, _ := strconv.Atoi(m[1]); n > PublicMaxPayload {
-			ginkgo.Skip(fmt.Sprintf("public mode: payloads are at most %d bytes", PublicMaxPayload))
 		}
 	}
 })

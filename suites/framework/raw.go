@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -20,6 +21,7 @@ type Raw struct {
 	Link    *proxy.Link
 	conn    net.Conn
 	version byte
+	answers owed // what the broker owes this connection (stall.go)
 }
 
 // dialRaw connects straight to the broker, over the target's transport.
@@ -90,7 +92,13 @@ func (r *Raw) ExpectClosed(d time.Duration) error {
 }
 
 // Send writes one packet.
-func (r *Raw) Send(p wire.Packet) error { return r.Write(wire.Encode(p)) }
+func (r *Raw) Send(p wire.Packet) error {
+	err := r.Write(wire.Encode(p))
+	if err == nil {
+		r.answers.sent(p, 1, time.Now())
+	}
+	return err
+}
 
 // Write writes bytes as they are.
 func (r *Raw) Write(b []byte) error {
@@ -104,19 +112,44 @@ func (r *Raw) Read(d time.Duration) (wire.Packet, error) {
 	_ = r.conn.SetReadDeadline(time.Now().Add(d))
 	b, err := wire.ReadPacket(r.conn, 1<<28)
 	if err != nil {
+		if !isTimeout(err) {
+			r.answers.end(1, time.Now(), true)
+		}
 		return wire.Packet{}, err
 	}
-	return wire.Decode(b, r.version)
+	p, err := wire.Decode(b, r.version)
+	if err == nil {
+		r.answers.answered(p)
+	}
+	return p, err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // Expect reads packets until one of type t arrives, within d. Its error
-// names the packets that came instead.
+// names the packets that came instead. When t is an answer the broker owes
+// (a CONNACK, a PUBACK...), the error of a wait that ran out says what
+// never came, and for an answer the broker has withheld in several specs
+// already the wait lasts at most stallGrace (stall.go).
 func (r *Raw) Expect(t wire.Type, d time.Duration) (wire.Packet, error) {
+	cut := ""
+	if isAnswer(t) {
+		if bound, why := answerBound(t); why != "" && bound < d {
+			d, cut = bound, why
+		}
+	}
 	deadline := time.Now().Add(d)
 	var other []string
 	for {
 		p, err := r.Read(time.Until(deadline))
 		if err != nil {
+			if isAnswer(t) && isTimeout(err) {
+				noteMissing(t)
+				err = &missingAnswer{answer: t, text: r.missing(t, d) + cut, cause: err}
+			}
 			if len(other) > 0 {
 				return p, fmt.Errorf("waiting for %s: %w (received meanwhile: %s)", t, err, strings.Join(other, ", "))
 			}
@@ -140,11 +173,19 @@ func (r *Raw) Connect(p wire.Packet) (wire.Packet, error) {
 	if err := r.Send(p); err != nil {
 		return wire.Packet{}, err
 	}
-	ack, err := r.Expect(wire.CONNACK, 5*time.Second)
+	ack, err := r.Expect(wire.CONNACK, ackTimeout())
 	if err == nil && ack.ReasonCode != 0 {
 		err = fmt.Errorf("CONNACK refused the connection: 0x%02x", ack.ReasonCode)
 	}
 	return ack, err
+}
+
+// missing says which answer of type t never came, waited for d.
+func (r *Raw) missing(t wire.Type, d time.Duration) string {
+	if k, req, ok := r.answers.latest(t); ok {
+		return missingText(k, req, time.Now())
+	}
+	return fmt.Sprintf("%s within %v", missingPhrase(t), d)
 }
 
 // Close closes the connection without DISCONNECT.

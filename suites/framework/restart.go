@@ -12,8 +12,6 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
-
-	"github.com/faultline-mqtt/faultline/fixtures/faulty"
 )
 
 // Broker restarts, for the specs of suites/conformance/restart.go (label
@@ -53,7 +51,7 @@ const (
 // faulty broker in process, or nothing (why is the reason).
 func restartHow() (cmd string, inProcess bool, why string) {
 	if current.Target.Defect != "" {
-		if faulty.Restartable() {
+		if registeredSelfTest().Restartable() {
 			return "", true, ""
 		}
 		return "", false, fmt.Sprintf("the faulty broker restarts only under a restart defect, not %q", current.Target.Defect)
@@ -135,7 +133,7 @@ func (f *Framework) RestartBroker(ctx context.Context) {
 	start := time.Now()
 	switch {
 	case inProcess:
-		if err := faulty.Restart(ctx); err != nil {
+		if err := registeredSelfTest().Restart(ctx); err != nil {
 			ginkgo.Fail("restarting the faulty broker: " + err.Error())
 		}
 	case cmd != "":

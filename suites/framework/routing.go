@@ -43,7 +43,15 @@ func (r *Raw) UnsubscribeFilters(id uint16, filters ...string) error {
 // well-behaved subscriber: PUBACK for a QoS 1 PUBLISH, PUBREC for a QoS 2
 // PUBLISH and PUBCOMP for its PUBREL. It returns the packets read, and an
 // error only when the connection ended or failed (not when d passed).
+//
+// When the connection still waits for an answer the broker has withheld
+// in several specs already (stall.go), d is at most stallGrace.
 func (r *Raw) ReadAcking(d time.Duration, enough func([]wire.Packet) bool) ([]wire.Packet, error) {
+	for _, t := range r.answers.pending() {
+		if _, stalled := stalledAnswer(t); stalled {
+			d = min(d, stallGrace())
+		}
+	}
 	deadline := time.Now().Add(d)
 	var got []wire.Packet
 	for enough == nil || !enough(got) {

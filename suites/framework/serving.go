@@ -74,8 +74,10 @@ func servingDir() string {
 // down.
 var downNote string
 
-// watchServing registers the checks; Suite calls it.
+// watchServing registers the checks; Suite calls it. A broker that serves
+// but withholds one kind of answer is watched for too (stall.go).
 func watchServing() {
+	watchStalls()
 	ginkgo.BeforeEach(func() {
 		if current == nil {
 			return

@@ -28,6 +28,7 @@ type Framework struct {
 	clients  []*Client
 	raws     []*Raw
 	retained map[string]bool // topics with retained messages to clear
+	done     time.Time       // when the spec's own steps ended, before its clean-up
 	sessions map[string]bool // client ids with persistent sessions to end
 }
 
@@ -37,9 +38,14 @@ func New() *Framework {
 	f := &Framework{}
 	ginkgo.BeforeEach(func() {
 		f.begin()
+		// Cleanups run last in, first out: judgeV311 runs after end has
+		// closed the spec's connections.
+		ginkgo.DeferCleanup(f.judgeV311)
 		ginkgo.DeferCleanup(f.end, ginkgo.NodeTimeout(60*time.Second))
+		ginkgo.DeferCleanup(f.specDone)
 		ginkgo.DeferOnFailure(func() {
 			ginkgo.AddReportEntry(TraceEntry, f.TraceText(), ginkgo.ReportEntryVisibilityFailureOrVerbose)
+			f.addTraceData(ginkgo.CurrentSpecReport().Failure.Message) // the HTML report's sequence diagram
 		})
 		if os.Getenv(EnvTrace) == "1" {
 			// Every spec's trace, also when it passed: to see what a
@@ -49,6 +55,7 @@ func New() *Framework {
 				if !spec.Failed() && !slices.ContainsFunc(spec.ReportEntries, func(e types.ReportEntry) bool { return e.Name == TraceEntry }) {
 					ginkgo.AddReportEntry(TraceEntry, f.TraceText(), ginkgo.ReportEntryVisibilityAlways)
 				}
+				f.addTraceData(spec.Failure.Message)
 			})
 		}
 	})
@@ -115,7 +122,7 @@ func (f *Framework) newClientOn(l *proxy.Link, name string, opts ...ClientOption
 	}
 	c := &Client{Name: name, ID: cfg.id, Link: l, cfg: cfg, rec: f.rec, spec: f, closed: make(chan struct{}),
 		awaiting: map[ackKey]*InFlight{}, acks: map[ackKey]time.Time{},
-		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, store: newStore(), filters: map[string]byte{}, requests: map[uint16][]wire.Subscription{}, released: map[uint16]bool{}}
+		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, arrivals: map[string][]time.Time{}, store: newStore(), filters: map[string]byte{}, requests: map[uint16][]wire.Subscription{}, earlyAcks: map[uint16]proxy.Entry{}, released: map[uint16]bool{}}
 	c.store.sync = c.Link.Trace().Sync
 	c.Link.Trace().Observe(c.observe)
 	f.clients = append(f.clients, c)

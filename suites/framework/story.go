@@ -38,6 +38,7 @@ func (f *Framework) ScenarioIt(name, question string, args ...any) bool {
 		ginkgo.DeferCleanup(func() {
 			ginkgo.AddReportEntry("what happened", story.String(), ginkgo.ReportEntryVisibilityAlways)
 			ginkgo.AddReportEntry("on the wire", f.TraceText(), ginkgo.ReportEntryVisibilityAlways)
+			f.addTraceData(ginkgo.CurrentSpecReport().Failure.Message) // the HTML report draws every scenario
 		})
 		body(SpecContextStory{SpecContext: ctx, Story: story})
 	})...)

@@ -35,6 +35,8 @@ func SuiteName() string { return "faultline." + reports.Slug(targetName()) }
 func Suite() bool {
 	ginkgo.SynchronizedBeforeSuite(startRun, joinRun, ginkgo.NodeTimeout(60*time.Second))
 	ginkgo.ReportAfterSuite("Faultline report", writeReports)
+	// progress.go: progress.plan and progress.events, for people watching a long run.
+	watchProgress()
 	watchServing() // serving.go: a broker that stops serving fails the spec that saw it, and every later one as "not run"
 	return true
 }
@@ -196,5 +198,8 @@ func writeReports(report types.Report) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(text), 0o644); err != nil {
 		ginkgo.Fail("faultline: writing the summary: " + err.Error())
+	}
+	if err := reports.WriteHTML(report, filepath.Join(dir, "report.html"), htmlInfo()); err != nil {
+		ginkgo.Fail("faultline: writing the HTML report: " + err.Error())
 	}
 }

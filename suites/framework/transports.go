@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/faultline-mqtt/faultline/fixtures/certs"
 	"github.com/faultline-mqtt/faultline/fixtures/embedded"
-	"github.com/faultline-mqtt/faultline/fixtures/faulty"
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
 )
@@ -75,29 +73,6 @@ func embeddedEndpoints(b *embedded.Broker) endpointsInfo {
 		CAFile: e.CAFile, ClientCert: e.ClientCert, ClientKey: e.ClientKey, UntrustedCA: e.Certs.UntrustedCA,
 		AuthUsername: e.AuthUsername, AuthPassword: e.AuthPassword,
 	}
-}
-
-// startFaultyEndpoints puts the defect in front of the embedded broker's
-// other transports too (self-tests): the faulty broker ends TLS and
-// websockets itself, with the embedded broker's certificates.
-func startFaultyEndpoints(defect string, b *embedded.Broker) endpointsInfo {
-	info := embeddedEndpoints(b)
-	e, ok := b.Endpoints()
-	if !ok {
-		return info
-	}
-	auth, err := url.Parse(e.Auth)
-	if err != nil {
-		ginkgo.Fail("faultline: " + err.Error())
-	}
-	fx, err := faulty.StartEndpoints(defect, faulty.EndpointsConfig{Upstream: b.Addr(), AuthUpstream: auth.Host,
-		Username: e.AuthUsername, Password: e.AuthPassword, Certs: e.Certs})
-	if err != nil {
-		ginkgo.Fail("faultline: " + err.Error())
-	}
-	ginkgo.DeferCleanup(fx.Close)
-	info.URLs = map[string]string{EnvBrokerTLS: fx.TLS, EnvBrokerMTLS: fx.MTLS, EnvBrokerWS: fx.WS, EnvBrokerWSS: fx.WSS, EnvAuthBroker: fx.Auth}
-	return info
 }
 
 // Endpoint is one of the broker's endpoints beside the main target.

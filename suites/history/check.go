@@ -23,6 +23,7 @@ func Check(h History, opts ...Option) Verdict {
 	ck.checkLosses()
 	ck.checkOrder()
 	ck.checkWire()
+	ck.checkV311()
 	return ck.finish()
 }
 

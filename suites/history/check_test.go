@@ -430,7 +430,7 @@ func TestRulesSelection(t *testing.T) {
 func TestRuleTable(t *testing.T) {
 	names := []string{RuleQoS0Duplicated, RuleQoS1Lost, RuleQoS2Lost, RuleQoS2Duplicated, RuleUnexpectedDelivery,
 		RuleQoSNotDowngraded, RuleQoSDowngradedTooFar, RuleRedeliveryWithoutDup, RuleDupOnQoS0, RuleOutOfOrder,
-		RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWirePublishNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse}
+		RuleWireRedeliveryWithoutDup, RuleWirePublishAfterPubrec, RuleWirePubrelNotResent, RuleWirePublishNotResent, RuleWireQoS0Dup, RuleWirePacketIDReuse, RuleWireForbiddenToV311}
 	table := RuleTable()
 	if len(table) != len(names) {
 		t.Fatalf("table has %d rules, want %d", len(table), len(names))

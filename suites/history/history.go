@@ -37,7 +37,9 @@ const (
 	// FromBroker, Packet, PacketID, Cut; QoS and Dup for PUBLISH;
 	// SessionPresent and ReturnCode for CONNACK; MsgID for a whole PUBLISH
 	// to the broker whose payload is the message id (see
-	// [Recorder.WirePublishAt]).
+	// [Recorder.WirePublishAt]); ProtocolLevel for a CONNECT and Codes for
+	// a SUBACK when recorded (see [Recorder.WireConnectAt] and
+	// [Recorder.WireSubackAt]).
 	KindWire Kind = "wire"
 )
 
@@ -97,6 +99,13 @@ type Event struct {
 	Packet     string `json:"packet,omitempty"`      // packet type name: "PUBLISH", "PUBACK", "CONNACK", ...
 	PacketID   uint16 `json:"packet_id,omitempty"`   // 0 if the packet has none
 	ReturnCode byte   `json:"return_code,omitempty"` // CONNACK
+	// ProtocolLevel is the protocol level a CONNECT from the client asked
+	// for (3: MQTT 3.1, 4: MQTT 3.1.1, 5: MQTT 5.0); 0 if not recorded, or
+	// if the CONNECT's protocol name did not agree with it.
+	ProtocolLevel byte `json:"protocol_level,omitempty"`
+	// Codes are a SUBACK's return codes, two hex digits each, separated by
+	// spaces ("00 01 80"); empty if not recorded.
+	Codes string `json:"codes,omitempty"`
 	// Cut: the link was cut inside the packet. The receiver never got it
 	// whole, but the sender did send it.
 	Cut bool `json:"cut,omitempty"`

@@ -1,7 +1,9 @@
 package history
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -67,6 +69,12 @@ func (r *Recorder) Connected(client string, cleanSession, sessionPresent bool) {
 	r.record(Event{Kind: KindConnected, Client: client, CleanSession: cleanSession, SessionPresent: sessionPresent})
 }
 
+// ConnectedAt is Connected for a CONNACK that crossed the wire at a given
+// moment (zero: now).
+func (r *Recorder) ConnectedAt(at time.Time, client string, cleanSession, sessionPresent bool) {
+	r.recordAt(at, Event{Kind: KindConnected, Client: client, CleanSession: cleanSession, SessionPresent: sessionPresent})
+}
+
 // Disconnected records that client ended its connection with DISCONNECT.
 func (r *Recorder) Disconnected(client string) {
 	r.record(Event{Kind: KindDisconnected, Client: client})
@@ -81,6 +89,18 @@ func (r *Recorder) Lost(client string, err error) {
 // return code: the granted QoS, or [Refused].
 func (r *Recorder) Subscribed(client, filter string, requested, granted byte) {
 	r.record(Event{Kind: KindSubscribed, Client: client, Filter: filter, RequestedQoS: requested, GrantedQoS: granted})
+}
+
+// SubscribedAt is Subscribed for a SUBACK that crossed the wire at a given
+// moment (zero: now).
+func (r *Recorder) SubscribedAt(at time.Time, client, filter string, requested, granted byte) {
+	r.recordAt(at, Event{Kind: KindSubscribed, Client: client, Filter: filter, RequestedQoS: requested, GrantedQoS: granted})
+}
+
+// UnsubscribedAt is Unsubscribed for an UNSUBACK that crossed the wire at
+// a given moment (zero: now).
+func (r *Recorder) UnsubscribedAt(at time.Time, client, filter string) {
+	r.recordAt(at, Event{Kind: KindUnsubscribed, Client: client, Filter: filter})
 }
 
 // Unsubscribed records an UNSUBACK received by client for filter.
@@ -100,6 +120,14 @@ func (r *Recorder) Publish(client, topic, msgID string, qos byte, retain bool) *
 // given QoS, DUP and RETAIN flags.
 func (r *Recorder) Delivered(client, topic, msgID string, qos byte, dup, retain bool) {
 	r.record(Event{Kind: KindDelivered, Client: client, Topic: topic, MsgID: msgID, QoS: qos, Dup: dup, Retain: retain})
+}
+
+// DeliveredAt is Delivered for a message that crossed the wire at a
+// given moment: the delivery belongs to the connection (and so the
+// session) it arrived on, even when the client hands it to the
+// application only after a reconnect.
+func (r *Recorder) DeliveredAt(at time.Time, client, topic, msgID string, qos byte, dup, retain bool) {
+	r.recordAt(at, Event{Kind: KindDelivered, Client: client, Topic: topic, MsgID: msgID, QoS: qos, Dup: dup, Retain: retain})
 }
 
 // Drained records that the harness has finished waiting for deliveries to
@@ -149,6 +177,29 @@ func (r *Recorder) WireAt(at time.Time, client string, conn int, fromBroker bool
 func (r *Recorder) WirePublishAt(at time.Time, client string, conn int, id uint16, qos byte, dup bool, msgID string) {
 	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, Packet: "PUBLISH", PacketID: id,
 		QoS: qos, Dup: dup, MsgID: msgID})
+}
+
+// WireConnectAt records a whole CONNECT that crossed client's link to the
+// broker at a known moment, asking for protocol level level (4 for MQTT
+// 3.1.1, 5 for MQTT 5.0): what the broker may send on that connection
+// depends on it.
+func (r *Recorder) WireConnectAt(at time.Time, client string, conn int, level byte) {
+	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, Packet: "CONNECT", ProtocolLevel: level})
+}
+
+// WireSubackAt records a whole SUBACK that crossed client's link from the
+// broker at a known moment, with its return codes.
+func (r *Recorder) WireSubackAt(at time.Time, client string, conn int, id uint16, codes []byte) {
+	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, FromBroker: true, Packet: "SUBACK", PacketID: id, Codes: FormatCodes(codes)})
+}
+
+// FormatCodes writes return codes as [Event.Codes] holds them: "00 01 80".
+func FormatCodes(codes []byte) string {
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%02x", c)
+	}
+	return strings.Join(parts, " ")
 }
 
 // WireCutAt is WireCut at a known moment.

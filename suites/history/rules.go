@@ -26,6 +26,9 @@ const (
 	RuleWirePublishNotResent     = "wire-publish-not-resent"
 	RuleWireQoS0Dup              = "wire-qos0-dup"
 	RuleWirePacketIDReuse        = "wire-packet-id-reuse"
+	// RuleWireForbiddenToV311 judges every packet from the broker on a
+	// connection whose CONNECT asked for MQTT 3.1.1 (or 3.1).
+	RuleWireForbiddenToV311 = "wire-forbidden-to-v311"
 )
 
 // Rule describes one guarantee the checker judges.
@@ -84,6 +87,9 @@ var ruleTable = []Rule{
 	{RuleWirePacketIDReuse,
 		"the broker sent a new QoS 1 or 2 PUBLISH (DUP=0) with a packet id still in use in the session: a flow at another QoS not yet acknowledged, or a QoS 2 flow past PUBREC not yet completed by PUBCOMP",
 		[]string{"MQTT-2.3.1-4"}},
+	{RuleWireForbiddenToV311,
+		"the broker sent a client that connected with MQTT 3.1.1 (or 3.1) a packet those versions do not let a server send: DISCONNECT, AUTH or another packet only a client sends (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ), a reserved packet type, a CONNACK with a return code other than 0x00-0x05, or a SUBACK with a return code other than 0x00, 0x01, 0x02 and 0x80 (whole or cut: the broker sent it)",
+		[]string{"MQTT-3.9.3-2", "MQTT-3.2.2-6", "MQTT-2.2.2-1"}},
 }
 
 // RuleTable returns every rule, in a fixed order.

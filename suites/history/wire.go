@@ -3,6 +3,7 @@ package history
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -364,4 +365,94 @@ func (w *wireClient) drain(at time.Duration) {
 			Detail: fmt.Sprintf("%s reconnected into its session on connection %d at %s while QoS 2 packet id %d was between PUBREC (%s had sent it %s) and PUBCOMP; by the drain at %s the broker had not re-sent PUBREL %d",
 				w.name, f.owed.conn, ts(f.owed.at), f.id, w.name, f.rec, ts(at), f.id)})
 	}
+}
+
+// serverSends are the packets MQTT 3.1.1 lets a server send (section
+// 2.2.1): the others go from client to server only (CONNECT, SUBSCRIBE,
+// UNSUBSCRIBE, PINGREQ, DISCONNECT), or are reserved (types 0 and 15,
+// AUTH in MQTT 5.0).
+var serverSends = []string{"CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP", "SUBACK", "UNSUBACK", "PINGRESP"}
+
+// checkV311 judges every packet the broker sent on a connection whose
+// CONNECT asked for MQTT 3.1.1 or 3.1 (protocol level 4 or 3) against what
+// those versions let a server send. A connection whose CONNECT was not
+// recorded whole, or recorded without its protocol level, is not judged:
+// it may be an MQTT 5.0 connection, where DISCONNECT and AUTH are fine.
+func (ck *checker) checkV311() {
+	if !ck.cfg.enabled(RuleWireForbiddenToV311) {
+		return
+	}
+	type connKey struct {
+		client string
+		conn   int
+	}
+	var events []*Event
+	for _, c := range ck.ix.clients {
+		for _, e := range c.wire {
+			if e.Kind == KindWire {
+				events = append(events, e)
+			}
+		}
+	}
+	level := map[connKey]byte{}
+	for _, e := range events {
+		if !e.FromBroker && e.Packet == "CONNECT" && !e.Cut && e.ProtocolLevel != 0 {
+			level[connKey{e.Client, e.Conn}] = e.ProtocolLevel
+		}
+	}
+	// A client that sent DISCONNECT has closed its connection
+	// [MQTT-3.14.4-1]: what the broker writes to it afterwards (mochi, on
+	// a takeover it has not yet told apart from the client leaving, writes
+	// a DISCONNECT) reaches no client. Judging it would make the verdict
+	// hang on how quickly the broker handled the client's DISCONNECT.
+	left := map[connKey]time.Duration{}
+	for _, e := range events {
+		k := connKey{e.Client, e.Conn}
+		if at, ok := left[k]; !e.FromBroker && e.Packet == "DISCONNECT" && (!ok || e.At < at) {
+			left[k] = e.At
+		}
+	}
+	for _, e := range events {
+		if !e.FromBroker {
+			continue
+		}
+		if at, ok := left[connKey{e.Client, e.Conn}]; ok && e.At >= at {
+			continue
+		}
+		lv := level[connKey{e.Client, e.Conn}]
+		if lv != 3 && lv != 4 {
+			continue
+		}
+		why := forbiddenToV311(e)
+		if why == "" {
+			continue
+		}
+		packet := e.Packet
+		if e.Cut {
+			packet += " (cut: the broker sent it, the client did not get it whole)"
+		}
+		ck.report(RuleWireForbiddenToV311, e.At, Violation{Subscriber: e.Client, Conn: e.Conn,
+			Detail: fmt.Sprintf("broker sent %s to %s on connection %d at %s, which connected with MQTT %s (protocol level %d): %s",
+				packet, e.Client, e.Conn, ts(e.At), map[byte]string{3: "3.1", 4: "3.1.1"}[lv], lv, why)})
+	}
+}
+
+// forbiddenToV311 says why an MQTT 3.1.1 server may not send the packet of
+// e, or "" when it may.
+func forbiddenToV311(e *Event) string {
+	switch {
+	case !slices.Contains(serverSends, e.Packet):
+		return "MQTT 3.1.1 has no such packet from a server (only CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK and PINGRESP)"
+	case e.Packet == "CONNACK" && e.ReturnCode > 5 && !e.Cut:
+		return fmt.Sprintf("return code 0x%02x is not one of the CONNACK return codes 0x00-0x05; a server that finds none fits closes the connection without CONNACK [MQTT-3.2.2-6]", e.ReturnCode)
+	case e.Packet == "SUBACK":
+		for _, c := range strings.Fields(e.Codes) {
+			switch c {
+			case "00", "01", "02", "80":
+				continue
+			}
+			return fmt.Sprintf("return codes [%s] include 0x%s; SUBACK return codes are 0x00, 0x01, 0x02 and 0x80, all others are reserved [MQTT-3.9.3-2]", e.Codes, c)
+		}
+	}
+	return ""
 }

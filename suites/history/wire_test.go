@@ -480,3 +480,140 @@ func TestWireUnknownPacketType(t *testing.T) {
 		t.Errorf("warnings %q", v.Warnings)
 	}
 }
+
+// connect records a whole CONNECT asking for protocol level level and an
+// accepting CONNACK on conn.
+func (b *hb) connect(c string, conn, at int, level byte) *hb {
+	b.add(Event{Kind: KindWire, Client: c, At: ms(at - 1), Conn: conn, Packet: "CONNECT", ProtocolLevel: level})
+	return b.wire(c, conn, at, true, "CONNACK", 0, 0)
+}
+
+// suback records a SUBACK from the broker with return codes.
+func (b *hb) suback(c string, conn, at int, id uint16, codes ...byte) *hb {
+	return b.add(Event{Kind: KindWire, Client: c, At: ms(at), Conn: conn, FromBroker: true, Packet: "SUBACK", PacketID: id, Codes: FormatCodes(codes)})
+}
+
+// connackCode records a CONNACK from the broker with a return code.
+func (b *hb) connackCode(c string, conn, at int, code byte) *hb {
+	return b.add(Event{Kind: KindWire, Client: c, At: ms(at), Conn: conn, FromBroker: true, Packet: "CONNACK", ReturnCode: code})
+}
+
+// wantForbidden checks the violation names sub, the connection and words
+// of the packet.
+func wantForbidden(conn int, words ...string) func(t *testing.T, v Verdict) {
+	return func(t *testing.T, v Verdict) {
+		t.Helper()
+		for _, x := range v.ByRule(RuleWireForbiddenToV311) {
+			ok := x.Subscriber == "sub" && x.Conn == conn && len(x.Statements) > 0
+			for _, w := range words {
+				ok = ok && strings.Contains(x.Detail, w)
+			}
+			if ok {
+				return
+			}
+		}
+		t.Errorf("no %s naming sub, connection %d and %q:\n%s", RuleWireForbiddenToV311, conn, words, dump(v))
+	}
+}
+
+func TestWireForbiddenToV311(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "DISCONNECT to a 3.1.1 client", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 4).bk("sub", 1, 10, "DISCONNECT", 0),
+			check: wantForbidden(1, "broker sent DISCONNECT", "MQTT 3.1.1 (protocol level 4)")},
+		{name: "DISCONNECT to a 3.1 client", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 3).bk("sub", 1, 10, "DISCONNECT", 0),
+			check: wantForbidden(1, "DISCONNECT", "MQTT 3.1 (protocol level 3)")},
+		{name: "DISCONNECT cut on its way: the broker sent it", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 4).bk("sub", 1, 10, "DISCONNECT", 0, "cut"),
+			check: wantForbidden(1, "DISCONNECT (cut")},
+		{name: "AUTH to a 3.1.1 client", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 4).bk("sub", 1, 10, "AUTH", 0),
+			check: wantForbidden(1, "broker sent AUTH")},
+		{name: "a client's packet from the broker", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 4).bk("sub", 1, 10, "PINGREQ", 0),
+			check: wantForbidden(1, "broker sent PINGREQ")},
+		{name: "a reserved packet type", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 4).bk("sub", 1, 10, "Reserved(0)", 0),
+			check: wantForbidden(1, "Reserved(0)")},
+		{name: "CONNACK return code 0x86 (a 5.0 reason code)", rule: RuleWireForbiddenToV311,
+			h:     build().add(Event{Kind: KindWire, Client: "sub", Conn: 1, Packet: "CONNECT", ProtocolLevel: 4}).connackCode("sub", 1, 1, 0x86),
+			check: wantForbidden(1, "return code 0x86", "MQTT-3.2.2-6")},
+		{name: "SUBACK return code 0x87 (a 5.0 reason code)", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 4).suback("sub", 1, 10, 3, 0x00, 0x87),
+			check: wantForbidden(1, "[00 87] include 0x87", "MQTT-3.9.3-2")},
+		{name: "only the second connection, a 3.1.1 one, is judged", rule: RuleWireForbiddenToV311,
+			h: build().connect("sub", 1, 1, 5).bk("sub", 1, 10, "DISCONNECT", 0).
+				connect("sub", 2, 20, 4).bk("sub", 2, 30, "DISCONNECT", 0),
+			check: func(t *testing.T, v Verdict) {
+				wantForbidden(2, "DISCONNECT")(t, v)
+				if n := len(v.ByRule(RuleWireForbiddenToV311)); n != 1 {
+					t.Errorf("%d violations, want 1 (connection 2):\n%s", n, dump(v))
+				}
+			}},
+
+		{name: "DISCONNECT and AUTH to a 5.0 client",
+			h: build().connect("sub", 1, 1, 5).bk("sub", 1, 10, "AUTH", 0).bk("sub", 1, 20, "DISCONNECT", 0)},
+		{name: "every packet a 3.1.1 server sends, with every defined code",
+			h: build().connect("sub", 1, 1, 4).suback("sub", 1, 5, 1, 0x00, 0x01, 0x02, 0x80).
+				bpub("sub", 1, 10, 1, 1).bk("sub", 1, 11, "PUBACK", 2).bk("sub", 1, 12, "PUBREC", 3).
+				bk("sub", 1, 13, "PUBREL", 4).bk("sub", 1, 14, "PUBCOMP", 3).bk("sub", 1, 15, "UNSUBACK", 5).
+				bk("sub", 1, 16, "PINGRESP", 0).cl("sub", 1, 17, "PUBACK", 1).
+				connack("sub", 2, 20, false).connackCode("sub", 3, 30, 5)},
+		{name: "a connection whose CONNECT level was not recorded is not judged",
+			h: link().bk("sub", 1, 10, "DISCONNECT", 0)},
+		{name: "a cut CONNECT says nothing of the version",
+			h: build().add(Event{Kind: KindWire, Client: "sub", Conn: 1, Packet: "CONNECT", ProtocolLevel: 4, Cut: true}).
+				bk("sub", 1, 10, "DISCONNECT", 0)},
+		{name: "the client's own DISCONNECT is not judged",
+			h: build().connect("sub", 1, 1, 4).cl("sub", 1, 10, "DISCONNECT", 0)},
+		{name: "what the broker writes after the client's DISCONNECT reaches no client",
+			h: build().connect("sub", 1, 1, 4).cl("sub", 1, 10, "DISCONNECT", 0).bk("sub", 1, 11, "DISCONNECT", 0)},
+		{name: "a DISCONNECT before the client's own is judged", rule: RuleWireForbiddenToV311,
+			h:     build().connect("sub", 1, 1, 4).bk("sub", 1, 10, "DISCONNECT", 0).cl("sub", 1, 11, "DISCONNECT", 0),
+			check: wantForbidden(1, "broker sent DISCONNECT")},
+	})
+}
+
+func TestWireForbiddenToV311Selection(t *testing.T) {
+	h := build().connect("sub", 1, 1, 4).bk("sub", 1, 10, "DISCONNECT", 0).bpub("sub", 1, 20, 0, 0, "dup").h
+	only := Check(h, Rules(RuleWireForbiddenToV311))
+	if len(only.Violations) != 1 || only.Violations[0].Rule != RuleWireForbiddenToV311 {
+		t.Errorf("Rules(%s) reported:\n%s", RuleWireForbiddenToV311, dump(only))
+	}
+	if v := Check(h, Rules(RuleWireQoS0Dup)); len(v.ByRule(RuleWireForbiddenToV311)) != 0 {
+		t.Errorf("%s ran although not selected:\n%s", RuleWireForbiddenToV311, dump(v))
+	}
+	if s := only.Summary(); !strings.Contains(s, "FAIL: 1 violations ("+RuleWireForbiddenToV311+" 1)") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+func TestWireRecorderConnectAndSuback(t *testing.T) {
+	r := NewRecorder()
+	r.WireConnectAt(time.Now(), "sub", 1, 4)
+	r.WireSubackAt(time.Now(), "sub", 1, 9, []byte{0x01, 0x80})
+	h := r.History()
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if e := h.Events[0]; e.Packet != "CONNECT" || e.ProtocolLevel != 4 || e.FromBroker {
+		t.Errorf("CONNECT recorded as %+v", e)
+	}
+	if e := h.Events[1]; e.Packet != "SUBACK" || e.Codes != "01 80" || !e.FromBroker || e.PacketID != 9 {
+		t.Errorf("SUBACK recorded as %+v", e)
+	}
+	var buf bytes.Buffer
+	if err := h.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{`"protocol_level":4`, `"codes":"01 80"`} {
+		if !strings.Contains(buf.String(), field) {
+			t.Errorf("saved history lacks %s:\n%s", field, buf.String())
+		}
+	}
+	got, err := Load(&buf)
+	if err != nil || !reflect.DeepEqual(got.Events, h.Events) {
+		t.Errorf("round trip: %v\n got %+v\nwant %+v", err, got.Events, h.Events)
+	}
+}

@@ -53,7 +53,7 @@ var _ = Describe("Connectivity scenarios", Label("scenarios"), func() {
 
 	f.ScenarioIt("lost-before-forward",
 		"the link drops just before the broker forwards telemetry to the subscriber: a persistent QoS 1 subscriber still gets it, a clean-session one does not",
-		Statements("MQTT-4.4.0-1", "MQTT-3.1.2-5", "MQTT-3.1.2-6"), Catches("no-redelivery", "keep-clean-sessions"),
+		Statements("MQTT-4.4.0-1", "MQTT-3.1.2-5", "MQTT-3.1.2-6", "MQTT-3.2.2-1"), Catches("no-redelivery", "keep-clean-sessions"),
 		func(s SpecContextStory) {
 			topic := f.Topic("sensors/1/temperature/a")
 			persistent := f.Subscriber(s, "persistent", topic, 1, Persistent(), AutoReconnect())
@@ -86,6 +86,7 @@ var _ = Describe("Connectivity scenarios", Label("scenarios"), func() {
 			} else {
 				s.Say("The clean-session dashboard got it %s in its new session: the broker kept a session it had to discard.", times(n))
 			}
+			Expect(clean.SessionPresent()).To(BeFalse(), "the clean-session dashboard's new connection must start a new session: CONNACK session present 0 [MQTT-3.2.2-1]")
 			Expect(f.Verdict()).To(Hold())
 		})
 
@@ -125,7 +126,10 @@ var _ = Describe("Connectivity scenarios", Label("scenarios"), func() {
 			device.Disconnect()
 			s.Say("The device subscribed to its command topic at QoS 1 with a persistent session, then went offline.")
 
-			sent := []string{"setpoint=20", "setpoint=21", "setpoint=22"}
+			var sent []string
+			for t := 15; t <= 24; t++ {
+				sent = append(sent, fmt.Sprintf("setpoint=%d", t))
+			}
 			for _, c := range sent {
 				Expect(controller.Publish(s, commands, 1, c)).To(Succeed())
 			}
