@@ -57,6 +57,7 @@ type Client struct {
 	requests   map[uint16][]wire.Subscription // SUBSCRIBE/UNSUBSCRIBE sent, by packet id, until answered
 	earlyAcks  map[uint16]proxy.Entry         // SUBACK/UNSUBACK decoded before the request they answer
 	released   map[uint16]bool                // QoS 2 ids this client sent PUBREL for, until PUBCOMP
+	completed  map[uint16]bool                // QoS 2 ids whose flow ended with PUBCOMP after the client's PUBREL, until the id is used again
 	closed     chan struct{}
 	answers    owed // what the broker owes the client (stall.go)
 }
@@ -518,6 +519,7 @@ func (c *Client) observe(e proxy.Entry) {
 				clear(c.unreleased)
 				clear(c.verdicts)
 				clear(c.released)
+				clear(c.completed)
 				c.store.ended()
 				if !c.cfg.clean && c.connects > 1 {
 					// The store dropped what these publishes were waiting
@@ -570,6 +572,9 @@ func (c *Client) observe(e proxy.Entry) {
 	case wire.PUBACK, wire.PUBCOMP:
 		if p.Type == wire.PUBCOMP {
 			c.mu.Lock()
+			if c.released[p.PacketID] {
+				c.completed[p.PacketID] = true
+			}
 			delete(c.released, p.PacketID)
 			c.mu.Unlock()
 		}

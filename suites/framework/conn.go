@@ -17,7 +17,8 @@ import (
 // the PUBLISH in its store until PUBCOMP and re-sends it after a reconnect;
 // here a PUBREL written for an id turns the stored PUBLISH into that PUBREL
 // (so a resumed session re-sends the PUBREL), and a PUBLISH paho still
-// writes for a released id goes out as the PUBREL instead. paho writes one
+// writes for a released id goes out as the PUBREL instead, and one it
+// re-sends after that flow has completed is not sent at all. paho writes one
 // packet per Write.
 func (c *Client) dial(_ *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 	conn, err := net.DialTimeout("tcp", c.Link.Addr(), 5*time.Second)
@@ -48,9 +49,24 @@ func (w *clientConn) Write(b []byte) (int, error) {
 		w.c.mu.Unlock()
 		w.c.store.released(p.PacketID)
 	case p.QoS == 2:
+		if p.DUP {
+			// Whether the flow has ended is decided by what has crossed
+			// the link: bring its decoding up to date first.
+			w.c.Link.Trace().Sync()
+		}
 		w.c.mu.Lock()
 		released := w.c.released[p.PacketID]
+		stale := p.DUP && w.c.completed[p.PacketID]
+		if !p.DUP {
+			delete(w.c.completed, p.PacketID) // a new message under this id
+		}
 		w.c.mu.Unlock()
+		if stale {
+			// paho loaded the PUBLISH to re-send it before the resumed
+			// flow completed (PUBREC, PUBREL, PUBCOMP): sent now, it would
+			// be a new message under a finished id [MQTT-4.3.3-1].
+			return len(b), nil
+		}
 		if released {
 			if _, err := w.Conn.Write(wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PUBREL}, PacketID: p.PacketID})); err != nil {
 				return 0, err

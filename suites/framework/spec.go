@@ -122,7 +122,7 @@ func (f *Framework) newClientOn(l *proxy.Link, name string, opts ...ClientOption
 	}
 	c := &Client{Name: name, ID: cfg.id, Link: l, cfg: cfg, rec: f.rec, spec: f, closed: make(chan struct{}),
 		awaiting: map[ackKey]*InFlight{}, acks: map[ackKey]time.Time{},
-		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, arrivals: map[string][]time.Time{}, store: newStore(), filters: map[string]byte{}, requests: map[uint16][]wire.Subscription{}, earlyAcks: map[uint16]proxy.Entry{}, released: map[uint16]bool{}}
+		unreleased: map[uint16]bool{}, verdicts: map[uint16][]bool{}, arrivals: map[string][]time.Time{}, store: newStore(), filters: map[string]byte{}, requests: map[uint16][]wire.Subscription{}, earlyAcks: map[uint16]proxy.Entry{}, completed: map[uint16]bool{}, released: map[uint16]bool{}}
 	c.store.sync = c.Link.Trace().Sync
 	c.Link.Trace().Observe(c.observe)
 	f.clients = append(f.clients, c)
