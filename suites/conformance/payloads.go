@@ -62,8 +62,7 @@ func transferPayload(ctx SpecContext, f *Framework, topic string, qos byte, payl
 	sub := f.Raw(ctx, "sub")
 	_, err := sub.Connect(ConnectPacket())
 	Expect(err).NotTo(HaveOccurred(), "the subscriber could not connect")
-	Expect(sub.Send(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
-		Subscriptions: []wire.Subscription{{Filter: topic, QoS: qos}}})).To(Succeed())
+	Expect(sub.Send(wire.Subscribe(1, wire.Sub(topic, qos)))).To(Succeed())
 	suback, err := sub.Expect(wire.SUBACK, 5*time.Second)
 	Expect(err).NotTo(HaveOccurred(), "the subscriber got no SUBACK")
 	Expect(suback.ReasonCodes).To(HaveLen(1), "the SUBACK must carry one return code: %v", suback)
@@ -79,7 +78,7 @@ func transferPayload(ctx SpecContext, f *Framework, topic string, qos byte, payl
 	go func() {
 		a, err := sub.ReceiveGenerated(wait, payloadStall, payload)
 		if err == nil && a.QoS == 1 {
-			_ = sub.Send(wire.Packet{Header: wire.Header{Type: wire.PUBACK}, PacketID: a.PacketID})
+			_ = sub.Send(wire.PubAck(a.PacketID))
 		}
 		arrived <- payloadResult{a, err}
 	}()
@@ -92,7 +91,7 @@ func transferPayload(ctx SpecContext, f *Framework, topic string, qos byte, payl
 	err = pub.PublishGenerated(topic, qos, 1, payload)
 	if err == nil && qos == 0 {
 		took, answer = wire.PINGRESP, "PINGRESP to the PINGREQ that followed it"
-		err = pub.Send(wire.Packet{Header: wire.Header{Type: wire.PINGREQ}})
+		err = pub.Send(wire.PingReq())
 	}
 	if err == nil {
 		_, err = pub.Expect(took, wait)

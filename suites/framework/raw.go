@@ -58,18 +58,10 @@ func (f *Framework) rawOn(ctx context.Context, l *proxy.Link, name string) *Raw 
 func ConnectPacket() wire.Packet { return connectPacket(current.clientID()) }
 
 // connectPacket is a clean-session CONNECT for id with the run's
-// credentials; a password goes only with a user name [MQTT-3.1.2-22].
+// credentials (wire.Login: a password goes only with a user name
+// [MQTT-3.1.2-22]).
 func connectPacket(id string) wire.Packet {
-	t := current.Target
-	p := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
-		CleanStart: true, KeepAlive: 30, ClientID: id}
-	if t.Username != "" {
-		p.Username, p.HasUsername = t.Username, true
-		if t.Password != "" {
-			p.Password, p.HasPassword = []byte(t.Password), true
-		}
-	}
-	return p
+	return wire.Connect(id, wire.Login(current.Target.Username, current.Target.Password))
 }
 
 // ExpectClosed waits up to d for the broker to close the connection. It

@@ -26,16 +26,12 @@ func BelowFirstLevel(topic string) string {
 // SubscribeFilters sends one SUBSCRIBE with packet id id asking for every
 // filter at its QoS, in order.
 func (r *Raw) SubscribeFilters(id uint16, subs ...wire.Subscription) error {
-	return r.Send(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: id, Subscriptions: subs})
+	return r.Send(wire.Subscribe(id, subs...))
 }
 
 // UnsubscribeFilters sends one UNSUBSCRIBE with packet id id.
 func (r *Raw) UnsubscribeFilters(id uint16, filters ...string) error {
-	subs := make([]wire.Subscription, len(filters))
-	for i, f := range filters {
-		subs[i].Filter = f
-	}
-	return r.Send(wire.Packet{Header: wire.Header{Type: wire.UNSUBSCRIBE}, PacketID: id, Subscriptions: subs})
+	return r.Send(wire.Unsubscribe(id, filters...))
 }
 
 // ReadAcking reads what the broker sends for up to d, or until enough
@@ -79,7 +75,7 @@ func (r *Raw) ReadAcking(d time.Duration, enough func([]wire.Packet) bool) ([]wi
 		default:
 			continue
 		}
-		if err := r.Send(wire.Packet{Header: wire.Header{Type: answer}, PacketID: p.PacketID}); err != nil {
+		if err := r.Send(wire.Ack(answer, p.PacketID)); err != nil {
 			return got, err
 		}
 	}

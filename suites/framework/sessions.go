@@ -8,7 +8,6 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/faultline-mqtt/faultline/proxy"
-	"github.com/faultline-mqtt/faultline/proxy/wire"
 )
 
 // Helpers for the specs of sessions, keepalive and Last Will: connections
@@ -81,9 +80,3 @@ func (closedMatcher) NegatedFailureMessage(actual any) string {
 	return fmt.Sprintf("Expected the broker to keep the connection of link %s open; it closed connection %d after the client had been silent for %v",
 		l.Name(), bc.Conn, bc.Silence.Round(time.Millisecond))
 }
-
-// PingReq is a PINGREQ packet, for raw connections.
-func PingReq() wire.Packet { return wire.Packet{Header: wire.Header{Type: wire.PINGREQ}} }
-
-// DisconnectPacket is a DISCONNECT packet, for raw connections.
-func DisconnectPacket() wire.Packet { return wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}} }

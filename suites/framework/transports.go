@@ -329,14 +329,7 @@ func (f *Framework) RawVia(ctx context.Context, e Endpoint, name string) *Raw {
 
 // ConnectPacketVia is ConnectPacket with endpoint e's credentials.
 func ConnectPacketVia(e Endpoint) wire.Packet {
-	p := ConnectPacket()
-	u, pw := e.Credentials()
-	p.Username, p.HasUsername = u, u != ""
-	p.Password, p.HasPassword = nil, pw != ""
-	if pw != "" {
-		p.Password = []byte(pw)
-	}
-	return p
+	return ConnectPacket().With(wire.Login(e.Credentials()))
 }
 
 // Events are the notes of a link's trace about its connections (opened,
