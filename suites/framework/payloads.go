@@ -8,7 +8,6 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -17,27 +16,8 @@ import (
 	"github.com/faultline-mqtt/faultline/proxy/wire"
 )
 
-// Helpers for protocol violations and payloads: raw connections that read
-// until the broker closes, and payloads of any size that are generated as
-// they are sent and checked as they arrive, never held whole.
-
-// ReadUntilClosed reads packets for up to d. It returns the packets the
-// broker sent and whether it closed the connection within d.
-func (r *Raw) ReadUntilClosed(d time.Duration) (seen []wire.Packet, closed bool) {
-	deadline := time.Now().Add(d)
-	for {
-		p, err := r.Read(time.Until(deadline))
-		var ne net.Error
-		switch {
-		case err == nil:
-			seen = append(seen, p)
-		case errors.As(err, &ne) && ne.Timeout():
-			return seen, false
-		default:
-			return seen, true // EOF, reset: closed
-		}
-	}
-}
+// Payloads of any size, generated as they are sent and checked as they
+// arrive, never held whole, and the bound on how large they get.
 
 // GeneratedPayload is a deterministic pseudo-random payload of Size bytes
 // (every byte value occurs), produced piece by piece from Seed: a payload
