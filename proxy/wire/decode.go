@@ -3,6 +3,8 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/faultline-mqtt/faultline/proxy/wire/topics"
 )
 
 // Decode decodes the packet at the start of b. Trailing bytes after the
@@ -129,7 +131,7 @@ func (d *decoder) binary(what string) (data []byte, n int) {
 // str reads a UTF-8 encoded string.
 func (d *decoder) str(what string) string {
 	b, _ := d.binary(what)
-	if why := utf8Problem(b); why != "" {
+	if why := topics.UTF8Problem(b); why != "" {
 		d.bad("%s %s", what, why)
 	}
 	return string(b)
@@ -320,7 +322,7 @@ func (d *decoder) publish() {
 // topicName reports a topic name that is empty (unless a topic alias
 // stands for it) or holds wildcards.
 func (d *decoder) topicName(s string, alias bool) {
-	if why := topicNameProblem(s, alias); why != "" {
+	if why := topics.NameProblem(s, alias); why != "" {
 		d.bad("%s", why)
 	}
 }
@@ -378,13 +380,13 @@ func (d *decoder) options(filter string, o byte) {
 		d.bad("reserved subscription option bits 0x%02X", o)
 	case d.v5() && o>>RetainHandlingShift&3 == 3:
 		d.bad("retain handling 3 for %s", quote(filter, 32))
-	case d.v5() && o&NoLocal != 0 && isShared(filter):
+	case d.v5() && o&NoLocal != 0 && topics.IsShared(filter):
 		d.bad("no local set on shared subscription %s", quote(filter, 32))
 	}
 }
 
 func (d *decoder) topicFilter(f string) {
-	if why := topicFilterProblem(f, d.v5()); why != "" {
+	if why := topics.FilterProblem(f, d.v5()); why != "" {
 		d.bad("%s", why)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
+	"github.com/faultline-mqtt/faultline/proxy/wire/topics"
 	"github.com/faultline-mqtt/faultline/suites/framework"
 )
 
@@ -241,6 +242,9 @@ func (s *subject) publishTo(ctx context.Context, es []proxy.Entry, q byte, paylo
 	}
 	pub := s.f.Client(ctx, "faultline-publisher")
 	topic := topicFor(filter, s.f.Topic("x"))
+	if !topics.Match(filter, topic) {
+		Fail(fmt.Sprintf("Faultline could not make a topic name that the client's filter %q matches (made %q)", filter, topic))
+	}
 	for _, payload := range payloads {
 		if err := pub.Publish(ctx, topic, q, payload); err != nil {
 			Fail(fmt.Sprintf("Faultline could not publish to %q for the client: %v", topic, err))

@@ -140,7 +140,7 @@ var _ = Describe("A client program under test, when its link fails", Label("clie
 			if _, err := r.Connect(hello); err != nil {
 				Fail(fmt.Sprintf("Faultline could not take the client's session over (CONNECT as %q): %v", id, err))
 			}
-			_ = r.Send(wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}})
+			_ = r.Send(wire.Disconnect())
 			_ = r.Close()
 		},
 	}
@@ -224,7 +224,7 @@ var _ = Describe("A client program under test, when its link fails", Label("clie
 				if _, err := r.Connect(hello); err != nil {
 					Fail(fmt.Sprintf("Faultline could not end the client's session (CONNECT as %q): %v", id, err))
 				}
-				_ = r.Send(wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}})
+				_ = r.Send(wire.Disconnect())
 				_ = r.Close()
 			}
 			if err := s.link.Restore(); err != nil {

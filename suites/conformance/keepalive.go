@@ -82,7 +82,7 @@ var _ = Describe("Keepalive", Label("keepalive"), func() {
 			// keepalive, so a broker that ignored the PINGREQs would drop it.
 			for i := range 2 {
 				time.Sleep(ka * 9 / 10)
-				Expect(r.Send(PingReq())).To(Succeed())
+				Expect(r.Send(wire.PingReq())).To(Succeed())
 				_, err := r.Expect(wire.PINGRESP, time.Second)
 				Expect(err).NotTo(HaveOccurred(), "PINGREQ %d (%v after the previous packet) got no PINGRESP: the connection was dropped", i+1, ka*9/10)
 			}
@@ -94,7 +94,7 @@ var _ = Describe("Keepalive", Label("keepalive"), func() {
 			r := connect(ctx, "pinger", 30*time.Second)
 
 			for i := range 3 {
-				Expect(r.Send(PingReq())).To(Succeed())
+				Expect(r.Send(wire.PingReq())).To(Succeed())
 				_, err := r.Expect(wire.PINGRESP, 2*time.Second)
 				Expect(err).NotTo(HaveOccurred(), "PINGREQ %d got no PINGRESP", i+1)
 			}
@@ -109,7 +109,7 @@ var _ = Describe("Keepalive", Label("keepalive"), func() {
 			// and not longer, to stay fast.
 			Consistently(r.Link).WithContext(ctx).WithTimeout(3*time.Second).WithPolling(50*time.Millisecond).
 				ShouldNot(BeClosedByTheBroker(), "the broker disconnected a client whose keepalive is 0")
-			Expect(r.Send(PingReq())).To(Succeed())
+			Expect(r.Send(wire.PingReq())).To(Succeed())
 			_, err := r.Expect(wire.PINGRESP, 2*time.Second)
 			Expect(err).NotTo(HaveOccurred(), "after 3 s of silence with keepalive 0 the connection no longer answers")
 		})

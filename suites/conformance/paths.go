@@ -260,7 +260,7 @@ func ptResent(ctx SpecContext, f *Framework, r ptRoute) func() []Message {
 	Expect(err).NotTo(HaveOccurred(), "the broker did not accept a CleanSession=0 CONNECT")
 	var subs []wire.Subscription
 	for _, s := range r.subs {
-		subs = append(subs, wire.Subscription{Filter: s.filter, QoS: s.qos})
+		subs = append(subs, wire.Sub(s.filter, s.qos))
 	}
 	Expect(first.SubscribeFilters(1, subs...)).To(Succeed())
 	ack, err := first.Expect(wire.SUBACK, 5*time.Second)

@@ -10,6 +10,7 @@ import (
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
 	. "github.com/faultline-mqtt/faultline/suites/framework"
+	"github.com/faultline-mqtt/faultline/suites/framework/payloads"
 )
 
 // Payloads of every shape reach subscribers byte for byte: empty, binary,
@@ -33,7 +34,7 @@ func payloadDigests(c *Client) func() []string {
 	return func() []string {
 		var out []string
 		for _, p := range c.Payloads() {
-			out = append(out, Digest(p))
+			out = append(out, payloads.Digest(p))
 		}
 		return out
 	}
@@ -57,13 +58,12 @@ type payloadResult struct {
 // what the subscriber received. It reports "not supported" when the broker
 // refuses the PUBLISH by closing the publisher's connection, and fails
 // when the broker neither takes nor refuses it.
-func transferPayload(ctx SpecContext, f *Framework, topic string, qos byte, payload GeneratedPayload) Arrival {
+func transferPayload(ctx SpecContext, f *Framework, topic string, qos byte, payload payloads.Generated) Arrival {
 	GinkgoHelper()
 	sub := f.Raw(ctx, "sub")
 	_, err := sub.Connect(ConnectPacket())
 	Expect(err).NotTo(HaveOccurred(), "the subscriber could not connect")
-	Expect(sub.Send(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
-		Subscriptions: []wire.Subscription{{Filter: topic, QoS: qos}}})).To(Succeed())
+	Expect(sub.Send(wire.Subscribe(1, wire.Sub(topic, qos)))).To(Succeed())
 	suback, err := sub.Expect(wire.SUBACK, 5*time.Second)
 	Expect(err).NotTo(HaveOccurred(), "the subscriber got no SUBACK")
 	Expect(suback.ReasonCodes).To(HaveLen(1), "the SUBACK must carry one return code: %v", suback)
@@ -79,7 +79,7 @@ func transferPayload(ctx SpecContext, f *Framework, topic string, qos byte, payl
 	go func() {
 		a, err := sub.ReceiveGenerated(wait, payloadStall, payload)
 		if err == nil && a.QoS == 1 {
-			_ = sub.Send(wire.Packet{Header: wire.Header{Type: wire.PUBACK}, PacketID: a.PacketID})
+			_ = sub.Send(wire.PubAck(a.PacketID))
 		}
 		arrived <- payloadResult{a, err}
 	}()
@@ -92,7 +92,7 @@ func transferPayload(ctx SpecContext, f *Framework, topic string, qos byte, payl
 	err = pub.PublishGenerated(topic, qos, 1, payload)
 	if err == nil && qos == 0 {
 		took, answer = wire.PINGRESP, "PINGRESP to the PINGREQ that followed it"
-		err = pub.Send(wire.Packet{Header: wire.Header{Type: wire.PINGREQ}})
+		err = pub.Send(wire.PingReq())
 	}
 	if err == nil {
 		_, err = pub.Expect(took, wait)
@@ -158,13 +158,13 @@ var _ = Describe("Payloads", Label("payloads"), func() {
 
 			Expect(pub.Publish(ctx, topic, 1, payload)).To(Succeed())
 
-			Eventually(payloadDigests(sub)).WithContext(ctx).Should(ContainElement(Digest(payload)),
+			Eventually(payloadDigests(sub)).WithContext(ctx).Should(ContainElement(payloads.Digest(payload)),
 				"the binary payload must arrive byte for byte")
 		})
 
 	ConformanceIt("delivers a 96 KiB payload byte for byte over links limited to 256 KB/s",
 		Statements("MQTT-4.5.0-1", "MQTT-3.3.4-1"), Label("bandwidth"), Catches("truncate-large-payloads", "corrupt-high-bytes"), func(ctx SpecContext) {
-			payload := string(Generate(96<<10, 96).Bytes())
+			payload := string(payloads.Generate(96<<10, 96).Bytes())
 			topic := f.Topic("slow")
 			sub := f.Subscriber(ctx, "sub", topic, 1)
 			pub := f.Client(ctx, "pub")
@@ -173,7 +173,7 @@ var _ = Describe("Payloads", Label("payloads"), func() {
 
 			Expect(pub.Publish(ctx, topic, 1, payload)).To(Succeed())
 
-			Eventually(payloadDigests(sub)).WithContext(ctx).Should(ContainElement(Digest(payload)),
+			Eventually(payloadDigests(sub)).WithContext(ctx).Should(ContainElement(payloads.Digest(payload)),
 				"the payload must arrive byte for byte")
 		})
 
@@ -183,7 +183,7 @@ var _ = Describe("Payloads", Label("payloads"), func() {
 			size := remaining - payloadHeaders(topic, qos)
 			Expect(size).To(BeNumerically(">=", 0), "the topic %q is too long for a remaining length of %d", topic, remaining)
 
-			a := transferPayload(ctx, f, topic, qos, Generate(size, uint64(remaining)))
+			a := transferPayload(ctx, f, topic, qos, payloads.Generate(size, uint64(remaining)))
 
 			Expect(a.Remaining).To(Equal(remaining), "the PUBLISH to the subscriber should have the remaining length of the one published")
 		},
@@ -195,7 +195,7 @@ var _ = Describe("Payloads", Label("payloads"), func() {
 			topic := f.Topic("large")
 			size = min(size, wire.MaxRemaining-payloadHeaders(topic, 1))
 
-			transferPayload(ctx, f, topic, 1, Generate(size, uint64(size)))
+			transferPayload(ctx, f, topic, 1, payloads.Generate(size, uint64(size)))
 		},
 		payloadSizes(),
 	)

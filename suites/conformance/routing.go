@@ -231,7 +231,7 @@ var _ = Describe("Topic routing", Label("routing"), func() {
 		Statements("MQTT-3.10.4-6", "MQTT-3.10.4-2"), Catches("unsubscribe-ignored"), func(ctx SpecContext) {
 			a, b := f.Topic("sensors/1/temperature"), f.Topic("sensors/2/temperature")
 			r := rtRawConnect(ctx, f, "raw")
-			Expect(r.SubscribeFilters(1, wire.Subscription{Filter: a, QoS: 1}, wire.Subscription{Filter: b, QoS: 1})).To(Succeed())
+			Expect(r.SubscribeFilters(1, wire.Sub(a, 1), wire.Sub(b, 1))).To(Succeed())
 			suback, err := r.Expect(wire.SUBACK, 5*time.Second)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(suback.ReasonCodes).To(HaveEach(BeNumerically("<=", 2)), "the broker refused a plain subscription")
@@ -336,7 +336,7 @@ var _ = Describe("Topic routing", Label("routing"), func() {
 	invalid := func(ctx SpecContext, f *Framework, rel string) (*Raw, string) {
 		r := rtRawConnect(ctx, f, "raw")
 		filter := f.TopicRoot() + "/" + rel
-		Expect(r.SubscribeFilters(1, wire.Subscription{Filter: filter, QoS: 1})).To(Succeed())
+		Expect(r.SubscribeFilters(1, wire.Sub(filter, 1))).To(Succeed())
 		return r, filter
 	}
 
@@ -385,9 +385,9 @@ var _ = Describe("Topic routing", Label("routing"), func() {
 			topics := []string{f.Topic("sensors/1/temperature"), f.Topic("sensors/2/temperature"), f.Topic("sensors/3/temperature")}
 			r := rtRawConnect(ctx, f, "sub")
 			Expect(r.SubscribeFilters(7,
-				wire.Subscription{Filter: topics[0], QoS: 0},
-				wire.Subscription{Filter: topics[1], QoS: 1},
-				wire.Subscription{Filter: topics[2], QoS: 2})).To(Succeed())
+				wire.Sub(topics[0], 0),
+				wire.Sub(topics[1], 1),
+				wire.Sub(topics[2], 2))).To(Succeed())
 			got, err := r.ReadAcking(5*time.Second, func(ps []wire.Packet) bool { return len(OfType(ps, wire.SUBACK)) > 0 })
 			Expect(err).NotTo(HaveOccurred(), "the broker closed the connection after a valid SUBSCRIBE")
 			acks := OfType(got, wire.SUBACK)

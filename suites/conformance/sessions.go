@@ -250,7 +250,7 @@ var _ = Describe("Sessions", Label("sessions"), func() {
 				// Two clients under one id cannot both stay connected: each
 				// must still answer on its own connection.
 				for _, r := range []*Raw{one, two} {
-					Expect(r.Send(PingReq())).To(Succeed())
+					Expect(r.Send(wire.PingReq())).To(Succeed())
 					_, err := r.Expect(wire.PINGRESP, 2*time.Second)
 					Expect(err).NotTo(HaveOccurred(),
 						"%s: the connection no longer answers after a second zero-length client id connected: the broker gave both clients the same id", r.Link.Name())

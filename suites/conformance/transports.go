@@ -124,7 +124,7 @@ var _ = Describe("TLS", Label("transports", "tls"), func() {
 			r := f.RawVia(ctx, MutualTLSEndpoint.WithoutClientCertificate(), "nocert")
 			connect := ConnectPacketVia(MutualTLSEndpoint)
 			connect.Will = &wire.Will{Topic: willTopic, QoS: 1, Payload: []byte("nocert-will")}
-			publish := wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, Topic: topic, Payload: []byte("from-nocert")}
+			publish := wire.Publish(topic, 0, 0, "from-nocert")
 			_ = r.Write(append(wire.Encode(connect), wire.Encode(publish)...))
 
 			seen, closed := r.ReadUntilClosed(refusalWait)
@@ -158,7 +158,7 @@ var _ = Describe("The authenticating endpoint", Label("transports", "auth"), fun
 				}
 			}
 			connect.Will = &wire.Will{Topic: willTopic, QoS: 1, Payload: []byte("intruder-will")}
-			publish := wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, Topic: topic, Payload: []byte("from-intruder")}
+			publish := wire.Publish(topic, 0, 0, "from-intruder")
 			Expect(r.Write(append(wire.Encode(connect), wire.Encode(publish)...))).To(Succeed())
 
 			seen, closed := r.ReadUntilClosed(refusalWait)
@@ -212,7 +212,7 @@ var _ = Describe("MQTT over websockets", Label("transports", "websocket"), func(
 			_, err := w.Connect(ConnectPacketVia(WSEndpoint))
 			Expect(err).NotTo(HaveOccurred(), "the CONNECT in a binary frame was not accepted")
 
-			Expect(w.WriteText(wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PINGREQ}}))).To(Succeed())
+			Expect(w.WriteText(wire.Encode(wire.PingReq()))).To(Succeed())
 
 			seen, closed := w.ReadUntilClosed(refusalWait)
 			Expect(closed).To(BeTrue(), "the broker must close the connection after a text frame; after %v it was still open (it sent %s)", refusalWait, packetList(seen))
@@ -236,9 +236,8 @@ var _ = Describe("MQTT over websockets", Label("transports", "websocket"), func(
 			Expect(ack.ReasonCode).To(BeZero(), "the CONNECT sent in 3-byte frames was refused: %v", ack)
 
 			// SUBSCRIBE and PINGREQ in one frame.
-			subscribe := wire.Encode(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
-				Subscriptions: []wire.Subscription{{Filter: topic, QoS: 1}}})
-			ping := wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PINGREQ}})
+			subscribe := wire.Encode(wire.Subscribe(1, wire.Sub(topic, 1)))
+			ping := wire.Encode(wire.PingReq())
 			Expect(w.Write(append(subscribe, ping...))).To(Succeed())
 			sawSuback, sawPing := false, false
 			for !(sawSuback && sawPing) {
@@ -250,8 +249,8 @@ var _ = Describe("MQTT over websockets", Label("transports", "websocket"), func(
 
 			// A PUBLISH split across two frames, the second one also
 			// carrying a whole PUBLISH.
-			one := wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 2, Topic: topic, Payload: []byte("split-across-frames")})
-			two := wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 3, Topic: topic, Payload: []byte("second-in-frame")})
+			one := wire.Encode(wire.Publish(topic, 1, 2, "split-across-frames"))
+			two := wire.Encode(wire.Publish(topic, 1, 3, "second-in-frame"))
 			half := len(one) / 2
 			Expect(w.Write(one[:half])).To(Succeed())
 			Expect(w.Write(append(append([]byte(nil), one[half:]...), two...))).To(Succeed())
@@ -266,7 +265,7 @@ var _ = Describe("MQTT over websockets", Label("transports", "websocket"), func(
 				case wire.PUBLISH:
 					got[string(p.Payload)] = true
 					if p.QoS == 1 {
-						Expect(w.Send(wire.Packet{Header: wire.Header{Type: wire.PUBACK}, PacketID: p.PacketID})).To(Succeed())
+						Expect(w.Send(wire.PubAck(p.PacketID))).To(Succeed())
 					}
 				}
 			}

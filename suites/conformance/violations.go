@@ -177,8 +177,7 @@ var _ = Describe("A connected client that breaks the protocol", Label("violation
 		ConformanceEntry("a PUBREL whose fixed-header flags are 0000 instead of 0010, in a QoS 2 handshake",
 			"a PUBREL with flags 0000", violation(func(ctx SpecContext, s *violationScene, r *Raw) string {
 				GinkgoHelper()
-				Expect(r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 2, PacketID: 7,
-					Topic: s.f.Topic("qos2"), Payload: []byte("qos2-message")})).To(Succeed())
+				Expect(r.Send(wire.Publish(s.f.Topic("qos2"), 2, 7, "qos2-message"))).To(Succeed())
 				_, err := r.Expect(wire.PUBREC, 5*time.Second)
 				Expect(err).NotTo(HaveOccurred(), "the broker did not answer a QoS 2 PUBLISH with PUBREC")
 				Expect(r.Write(wire.Raw(0x60, violID(7)))).To(Succeed())
@@ -273,14 +272,13 @@ var _ = Describe("A client whose first packet is not CONNECT", Label("violations
 			s.expectUnharmed(ctx, "before-connect")
 		},
 		ConformanceEntry("a PUBLISH", func(root string) []byte {
-			return wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, Topic: root + "/early", Payload: []byte("before-connect")})
+			return wire.Encode(wire.Publish(root+"/early", 0, 0, "before-connect"))
 		}, Statements("MQTT-4.8.0-1"), Catches("serve-before-connect", "violation-kills-everyone")),
 		ConformanceEntry("a SUBSCRIBE", func(root string) []byte {
-			return wire.Encode(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
-				Subscriptions: []wire.Subscription{{Filter: root + "/#", QoS: 1}}})
+			return wire.Encode(wire.Subscribe(1, wire.Sub(root+"/#", 1)))
 		}, Statements("MQTT-4.8.0-1"), Catches("serve-before-connect", "violation-kills-everyone")),
 		ConformanceEntry("a PINGREQ", func(string) []byte {
-			return wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PINGREQ}})
+			return wire.Encode(wire.PingReq())
 		}, Statements("MQTT-4.8.0-1"), Catches("serve-before-connect", "violation-kills-everyone")),
 	)
 })
@@ -309,7 +307,7 @@ var _ = Describe("A client whose CONNECT the broker must refuse", Label("violati
 	refused := func(ctx SpecContext, connect []byte) (*violationScene, []wire.Packet, bool) {
 		s := newViolationScene(ctx, f)
 		r := f.Raw(ctx, "offender")
-		publish := wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, Topic: f.Topic("after-connect"), Payload: []byte("after-refused-connect")})
+		publish := wire.Encode(wire.Publish(f.Topic("after-connect"), 0, 0, "after-refused-connect"))
 		Expect(r.Write(append(connect, publish...))).To(Succeed())
 		seen, closed := r.ReadUntilClosed(violationWait)
 		return s, seen, closed

@@ -52,7 +52,7 @@ var _ = Describe("MQTT 5.0 reason codes", Label("reason-codes"), func() {
 		Statements5("MQTT-4.7.1-1", "MQTT-3.9.3-2"), Catches("v5-invalid-filters-granted"), func(ctx SpecContext) {
 			c := f.Client5(ctx, "c")
 
-			ack, err := c.SubscribeAll(ctx, nil, wire.Subscription{Filter: f.Topic("#/below"), QoS: 1})
+			ack, err := c.SubscribeAll(ctx, nil, wire.Sub(f.Topic("#/below"), 1))
 			if err != nil {
 				_, _, closed := c.AwaitClosed(ctx)
 				Expect(closed).NotTo(HaveOccurred(), "the broker neither answered a SUBSCRIBE to an invalid filter nor closed the connection: %v", err)

@@ -27,7 +27,7 @@ var _ = Describe("MQTT 5.0 topic aliases", Label("aliases"), func() {
 		return pub, uint16(max)
 	}
 	aliased := func(topic string, alias uint16, payload string) wire.Packet {
-		return wire.Packet{Topic: topic, QoS: 1, Payload: []byte(payload), Properties: []wire.Property{Prop(wire.PropTopicAlias, alias)}}
+		return wire.Publish(topic, 1, 0, payload, wire.Props(Prop(wire.PropTopicAlias, alias)))
 	}
 
 	ConformanceIt("accepts the topic aliases a client sets, from 1 up to its Topic Alias Maximum, and delivers aliased messages to their topic",

@@ -47,7 +47,7 @@ var _ = Describe("MQTT 5.0 subscription options", Label("options"), func() {
 			pub := f.Client5(ctx, "pub")
 			pub.Require(wire.PropRetainAvailable)
 
-			pub.MustPublishPacket(ctx, wire.Packet{Topic: topic, QoS: 1, Retain: true, Payload: []byte("retained")})
+			pub.MustPublishPacket(ctx, wire.Publish(topic, 1, 0, "retained", wire.Retained()))
 
 			Eventually(asPublished.Payloads).WithContext(ctx).Should(ContainElement("retained"))
 			Eventually(plain.Payloads).WithContext(ctx).Should(ContainElement("retained"))
@@ -65,7 +65,7 @@ var _ = Describe("MQTT 5.0 subscription options", Label("options"), func() {
 			topic := f.Topic("kept")
 			pub := f.Client5(ctx, "pub")
 			pub.Require(wire.PropRetainAvailable)
-			pub.MustPublishPacket(ctx, wire.Packet{Topic: topic, QoS: 1, Retain: true, Payload: []byte("retained")})
+			pub.MustPublishPacket(ctx, wire.Publish(topic, 1, 0, "retained", wire.Retained()))
 			sub := f.Client5(ctx, "sub")
 
 			for i := range 2 {

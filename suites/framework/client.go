@@ -167,8 +167,8 @@ func (c *Client) options() *mqtt.ClientOptions {
 	if c.cfg.username != "" {
 		o.SetUsername(c.cfg.username)
 	}
-	if c.cfg.password != "" {
-		o.SetPassword(c.cfg.password)
+	if c.cfg.username != "" && c.cfg.password != "" {
+		o.SetPassword(c.cfg.password) // a password goes only with a user name [MQTT-3.1.2-22], as wire.Login
 	}
 	if w := c.cfg.will; w != nil {
 		o.SetWill(w.topic, w.payload, w.qos, w.retain)

@@ -272,14 +272,9 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 	c.mu.Unlock()
 	go c.read(conn, n)
 
-	p := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, Version: wire.V5, ProtocolName: "MQTT", ProtocolLevel: wire.V5,
-		CleanStart: s.CleanStart, KeepAlive: s.KeepAlive, ClientID: c.ID, Properties: s.Properties, Will: s.Will}
-	if s.Username != "" {
-		p.Username, p.HasUsername = s.Username, true
-		if s.Password != "" {
-			p.Password, p.HasPassword = []byte(s.Password), true
-		}
-	}
+	p := wire.Connect(c.ID, wire.Version(wire.V5), wire.CleanStart(s.CleanStart), wire.KeepAlive(s.KeepAlive),
+		wire.Props(s.Properties...), wire.Login(s.Username, s.Password))
+	p.Will = s.Will
 	if err := c.write(conn, p); err != nil {
 		return wire.Packet{}, fmt.Errorf("%s: sending CONNECT: %w", c.Name, err)
 	}
@@ -456,9 +451,9 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 		var ack wire.Packet
 		switch p.QoS {
 		case 1:
-			ack = wire.Packet{Header: wire.Header{Type: wire.PUBACK}, PacketID: p.PacketID}
+			ack = wire.PubAck(p.PacketID)
 		case 2:
-			ack = wire.Packet{Header: wire.Header{Type: wire.PUBREC}, PacketID: p.PacketID}
+			ack = wire.PubRec(p.PacketID)
 		}
 		if ack.Type != 0 {
 			if c.hold {
@@ -469,7 +464,7 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 		}
 	case wire.PUBREL:
 		delete(c.unreleased, p.PacketID)
-		replies = append(replies, wire.Packet{Header: wire.Header{Type: wire.PUBCOMP}, PacketID: p.PacketID})
+		replies = append(replies, wire.PubComp(p.PacketID))
 	case wire.PUBACK, wire.PUBREC, wire.PUBCOMP, wire.SUBACK, wire.UNSUBACK:
 		if c.inUse[p.PacketID] {
 			c.got[p.PacketID] = append(c.got[p.PacketID], p)
@@ -477,7 +472,7 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 			c.problems = append(c.problems, fmt.Sprintf("connection %d: the broker sent %s for packet id %d, which the client had not used", n, p.Type, p.PacketID))
 		}
 		if p.Type == wire.PUBREC && p.ReasonCode < 0x80 && c.inUse[p.PacketID] {
-			replies = append(replies, wire.Packet{Header: wire.Header{Type: wire.PUBREL}, PacketID: p.PacketID})
+			replies = append(replies, wire.PubRel(p.PacketID))
 		}
 	}
 	c.signal()
@@ -538,7 +533,7 @@ func (c *Client5) ping(conn net.Conn, n int, every time.Duration) {
 		c.mu.Lock()
 		up := c.conns == n && c.conn == conn
 		c.mu.Unlock()
-		if !up || c.write(conn, wire.Packet{Header: wire.Header{Type: wire.PINGREQ}}) != nil {
+		if !up || c.write(conn, wire.PingReq()) != nil {
 			return
 		}
 	}
@@ -596,13 +591,13 @@ func (c *Client5) awaitAck(ctx context.Context, since, n int, id uint16, t wire.
 // refused the message). The payload is the message's id in the history:
 // keep payloads unique in a spec.
 func (c *Client5) Publish(ctx context.Context, topic string, qos byte, payload string, props ...wire.Property) (wire.Packet, error) {
-	return c.PublishPacket(ctx, wire.Packet{Topic: topic, QoS: qos, Payload: []byte(payload), Properties: props})
+	return c.PublishPacket(ctx, wire.Publish(topic, qos, 0, payload, wire.Props(props...)))
 }
 
 // PublishRetained is Publish with RETAIN=1; the retained message is
 // cleared when the spec ends.
 func (c *Client5) PublishRetained(ctx context.Context, topic string, qos byte, payload string, props ...wire.Property) (wire.Packet, error) {
-	return c.PublishPacket(ctx, wire.Packet{Topic: topic, QoS: qos, Retain: true, Payload: []byte(payload), Properties: props})
+	return c.PublishPacket(ctx, wire.Publish(topic, qos, 0, payload, wire.Retained(), wire.Props(props...)))
 }
 
 // PublishPacket sends p as a PUBLISH (its type, version, packet id and
@@ -691,7 +686,7 @@ func (c *Client5) noteOutbound(n int, p wire.Packet) {
 // options (wire.NoLocal, wire.RetainAsPublished, RetainHandling(n)) and
 // SUBSCRIBE properties, and returns the SUBACK's reason code for it.
 func (c *Client5) Subscribe(ctx context.Context, filter string, qos byte, options byte, props ...wire.Property) (byte, error) {
-	ack, err := c.SubscribeAll(ctx, props, wire.Subscription{Filter: filter, QoS: qos, Options: options})
+	ack, err := c.SubscribeAll(ctx, props, wire.Sub(filter, qos, options))
 	if err != nil {
 		return 0, err
 	}
@@ -724,7 +719,7 @@ func (c *Client5) SubscribeAll(ctx context.Context, props []wire.Property, subs 
 	c.mu.Lock()
 	since := len(c.inbox)
 	c.mu.Unlock()
-	p := wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: id, Subscriptions: subs, Properties: props}
+	p := wire.Subscribe(id, subs...).With(wire.Props(props...))
 	if err := c.write(conn, p); err != nil {
 		return wire.Packet{}, fmt.Errorf("%s: sending %s: %w", c.Name, what, err)
 	}
@@ -753,11 +748,7 @@ func (c *Client5) Unsubscribe(ctx context.Context, props []wire.Property, filter
 	c.mu.Lock()
 	since := len(c.inbox)
 	c.mu.Unlock()
-	subs := make([]wire.Subscription, len(filters))
-	for i, f := range filters {
-		subs[i].Filter = f
-	}
-	p := wire.Packet{Header: wire.Header{Type: wire.UNSUBSCRIBE}, PacketID: id, Subscriptions: subs, Properties: props}
+	p := wire.Unsubscribe(id, filters...).With(wire.Props(props...))
 	if err := c.write(conn, p); err != nil {
 		return wire.Packet{}, fmt.Errorf("%s: sending %s: %w", c.Name, what, err)
 	}
@@ -794,7 +785,7 @@ func (c *Client5) disconnect(code byte, props []wire.Property, short bool) error
 	if code != 0 && len(props) == 0 && !short {
 		err = c.writeRaw(conn, wire.Raw(byte(wire.DISCONNECT)<<4, []byte{code, 0}))
 	} else {
-		err = c.write(conn, wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}, ReasonCode: code, Properties: props})
+		err = c.write(conn, wire.Disconnect(wire.Code(code), wire.Props(props...)))
 	}
 	c.rec.Disconnected(c.Name)
 	if err == nil {
@@ -878,7 +869,7 @@ func (c *Client5) Ping(ctx context.Context) error {
 	c.mu.Lock()
 	since := len(c.inbox)
 	c.mu.Unlock()
-	if err := c.write(conn, wire.Packet{Header: wire.Header{Type: wire.PINGREQ}}); err != nil {
+	if err := c.write(conn, wire.PingReq()); err != nil {
 		return fmt.Errorf("%s: sending PINGREQ: %w", c.Name, err)
 	}
 	return c.wait(ctx, since, fmt.Sprintf("%s: no PINGRESP for its PINGREQ", c.Name), func() (bool, error) {
@@ -1167,7 +1158,7 @@ func (c *Client5) MustSubscribe(ctx context.Context, filter string, qos byte, op
 // 0x80 or above).
 func (c *Client5) MustPublish(ctx context.Context, topic string, qos byte, payload string, props ...wire.Property) wire.Packet {
 	ginkgo.GinkgoHelper()
-	return c.MustPublishPacket(ctx, wire.Packet{Topic: topic, QoS: qos, Payload: []byte(payload), Properties: props})
+	return c.MustPublishPacket(ctx, wire.Publish(topic, qos, 0, payload, wire.Props(props...)))
 }
 
 // MustPublishPacket is MustPublish for a PUBLISH the spec builds (RETAIN,

@@ -207,10 +207,10 @@ func TestClient5TopicAliasAndOptions(t *testing.T) {
 	if _, err := other.Subscribe(ctx, "c5/alias", 1, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PublishPacket(ctx, wire.Packet{Topic: "c5/alias", QoS: 1, Payload: []byte("a1"), Properties: []wire.Property{Prop(wire.PropTopicAlias, 3)}}); err != nil {
+	if _, err := c.PublishPacket(ctx, wire.Publish("c5/alias", 1, 0, "a1", wire.Props(Prop(wire.PropTopicAlias, 3)))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.PublishPacket(ctx, wire.Packet{QoS: 1, Payload: []byte("a2"), Properties: []wire.Property{Prop(wire.PropTopicAlias, 3)}}); err != nil {
+	if _, err := c.PublishPacket(ctx, wire.Publish("", 1, 0, "a2", wire.Props(Prop(wire.PropTopicAlias, 3)))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both on other", func() bool { return slices.Equal(other.Payloads(), []string{"a1", "a2"}) })

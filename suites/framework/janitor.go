@@ -28,7 +28,7 @@ func janitor(ctx context.Context, sessions, retained map[string]bool) []string {
 		return r, nil
 	}
 	bye := func(r *Raw) {
-		_ = r.Send(wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}})
+		_ = r.Send(wire.Disconnect())
 		r.Close()
 	}
 	for _, id := range sorted(sessions) {
@@ -49,7 +49,7 @@ func janitor(ctx context.Context, sessions, retained map[string]bool) []string {
 	defer bye(r)
 	for i, topic := range sorted(retained) {
 		id := uint16(i%60000 + 1)
-		if err := r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, Retain: true, PacketID: id, Topic: topic}); err != nil {
+		if err := r.Send(wire.Publish(topic, 1, id, "", wire.Retained())); err != nil {
 			problems = append(problems, fmt.Sprintf("retained %s: %v", topic, err))
 			break
 		}

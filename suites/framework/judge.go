@@ -9,10 +9,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
-	"github.com/onsi/gomega/gcustom"
-	"github.com/onsi/gomega/types"
 
-	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/suites/history"
 )
 
@@ -75,54 +72,6 @@ func (f *Framework) Verdict(rules ...string) history.Verdict {
 		opts = append(opts, history.Rules(rules...))
 	}
 	return history.Check(f.History(), opts...)
-}
-
-// Hold succeeds when a verdict found no violation; its failure lists each
-// violation with its rule, the MQTT statements and the message ids.
-func Hold() types.GomegaMatcher { return holdMatcher{} }
-
-type holdMatcher struct{}
-
-func (holdMatcher) Match(actual any) (bool, error) {
-	v, ok := actual.(history.Verdict)
-	if !ok {
-		return false, fmt.Errorf("Hold expects a history.Verdict, not %T", actual)
-	}
-	return v.OK(), nil
-}
-
-func (holdMatcher) FailureMessage(actual any) string {
-	return "The broker broke a guarantee:\n" + describe(actual.(history.Verdict))
-}
-
-func (holdMatcher) NegatedFailureMessage(any) string {
-	return "Expected a violation, the history holds every guarantee"
-}
-
-// HaveFired succeeds when a cut has happened. A spec whose fault never
-// fired tested nothing, so every fault spec asserts it.
-func HaveFired() types.GomegaMatcher {
-	return gcustom.MakeMatcher(func(f *proxy.Fault) (bool, error) {
-		select {
-		case <-f.Fired():
-			return true, nil
-		default:
-			return false, nil
-		}
-	}).WithTemplate("The cut never happened: {{.Actual}}\n(the traffic never reached the point the spec armed it for)")
-}
-
-// HaveCrossed succeeds when a link's trace shows a whole packet matching m
-// in direction dir, e.g. Expect(pub.Link).To(HaveCrossed(proxy.ToBroker, proxy.Publish(1).Dup())).
-func HaveCrossed(dir proxy.Direction, m proxy.Match) types.GomegaMatcher {
-	return gcustom.MakeMatcher(func(l *proxy.Link) (bool, error) {
-		for _, p := range l.Trace().Packets(dir) {
-			if m.Matches(p) {
-				return true, nil
-			}
-		}
-		return false, nil
-	}).WithTemplate("Expected link {{.Actual.Name}} to carry {{.Data}}", fmt.Sprintf("%s %s", m, dir))
 }
 
 // describe renders a verdict for failure messages.

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2"
 
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
+	"github.com/faultline-mqtt/faultline/proxy/wire/topics"
 )
 
 // What a spec leaves on the broker, read off the wire. The janitor removes
@@ -97,12 +97,9 @@ func wireLeftovers(f *Framework) leftovers {
 	return w
 }
 
-// publishable says whether a retained message can be cleared on topic: a
-// valid topic name (no wildcards, well-formed UTF-8 without U+0000).
-func publishable(topic string) bool {
-	return topic != "" && len(topic) <= 65535 && utf8.ValidString(topic) &&
-		!strings.ContainsAny(topic, "+#\x00")
-}
+// publishable says whether a retained message can be cleared on topic:
+// a valid topic name.
+func publishable(topic string) bool { return topics.ValidName(topic) }
 
 // sweepLeftovers runs last in the spec's clean-up (Framework.end), when
 // every link is closed and every trace complete.
@@ -162,12 +159,12 @@ func clearRetainedUnder(ctx context.Context, filters []string, wait time.Duratio
 	if _, err := r.Connect(connectPacket(id)); err != nil {
 		return id, []string{fmt.Sprintf("sweep: %v", err)}
 	}
-	defer func() { _ = r.Send(DisconnectPacket()) }()
-	sub := wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1}
-	for _, fl := range filters {
-		sub.Subscriptions = append(sub.Subscriptions, wire.Subscription{Filter: fl, Options: 0})
+	defer func() { _ = r.Send(wire.Disconnect()) }()
+	subs := make([]wire.Subscription, len(filters))
+	for i, fl := range filters {
+		subs[i] = wire.Sub(fl, 0)
 	}
-	if err := r.Send(sub); err != nil {
+	if err := r.Send(wire.Subscribe(1, subs...)); err != nil {
 		return id, []string{fmt.Sprintf("sweep: SUBSCRIBE: %v", err)}
 	}
 	found := map[string]bool{}
@@ -189,7 +186,7 @@ func clearRetainedUnder(ctx context.Context, filters []string, wait time.Duratio
 		case m.Type == wire.PUBLISH && m.Retain && m.PayloadSize > 0:
 			found[m.Topic] = true
 			if m.QoS == 1 {
-				_ = r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBACK}, PacketID: m.PacketID})
+				_ = r.Send(wire.PubAck(m.PacketID))
 			}
 		}
 	}
@@ -199,7 +196,7 @@ func clearRetainedUnder(ctx context.Context, filters []string, wait time.Duratio
 	}
 	for i, topic := range sorted(found) {
 		pid := uint16(i%60000 + 2)
-		if err := r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, Retain: true, PacketID: pid, Topic: topic}); err != nil {
+		if err := r.Send(wire.Publish(topic, 1, pid, "", wire.Retained())); err != nil {
 			return id, append(problems, fmt.Sprintf("sweep: clearing %s: %v", topic, err))
 		}
 		if _, err := expectAck(r, pid); err != nil {
@@ -222,7 +219,7 @@ func expectAck(r *Raw, id uint16) (wire.Packet, error) {
 		case p.Type == wire.PUBACK && p.PacketID == id:
 			return p, nil
 		case p.Type == wire.PUBLISH && p.QoS == 1:
-			_ = r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBACK}, PacketID: p.PacketID})
+			_ = r.Send(wire.PubAck(p.PacketID))
 		}
 	}
 }

@@ -113,9 +113,3 @@ func dialMetered(ctx context.Context, up proxy.Upstream, m *Meter) (net.Conn, er
 	}
 	return c, nil
 }
-
-// Unavailable says why the run cannot reach endpoint e ("" when it can).
-func (e Endpoint) Unavailable() string {
-	_, why := current.resolve(e)
-	return why
-}

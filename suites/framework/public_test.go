@@ -84,8 +84,7 @@ func TestPublicModeLeavesNothing(t *testing.T) {
 
 	// No retained message under the run's prefix.
 	c := dial(t, addr, "flcheck"+prefix[strings.LastIndex(prefix, "/")+1:], true)
-	send(t, c, wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
-		Subscriptions: []wire.Subscription{{Filter: prefix + "/#"}, {Filter: "$" + prefix + "/#"}}})
+	send(t, c, wire.Subscribe(1, wire.Sub(prefix+"/#", 0), wire.Sub("$"+prefix+"/#", 0)))
 	var left []string
 	for {
 		p, err := read(c, 2*time.Second)
@@ -107,13 +106,13 @@ func TestPublicModeLeavesNothing(t *testing.T) {
 	for _, id := range clients {
 		c := dial(t, addr, id, false)
 		ack := c.ack
-		send(t, c, wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}})
+		send(t, c, wire.Disconnect())
 		c.Close()
 		if ack.SessionPresent {
 			kept = append(kept, id)
 		}
 		c = dial(t, addr, id, true)
-		send(t, c, wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}})
+		send(t, c, wire.Disconnect())
 		c.Close()
 	}
 	if len(kept) > 0 {
@@ -133,8 +132,7 @@ func dial(t *testing.T, addr, id string, clean bool) *conn {
 		t.Fatal(err)
 	}
 	c := &conn{Conn: nc}
-	send(t, c, wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
-		CleanStart: clean, KeepAlive: 30, ClientID: id})
+	send(t, c, wire.Connect(id, wire.CleanStart(clean)))
 	p, err := read(c, 5*time.Second)
 	if err != nil || p.Type != wire.CONNACK || p.ReasonCode != 0 {
 		t.Fatalf("CONNECT %s: %v %v", id, p, err)

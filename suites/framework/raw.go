@@ -58,18 +58,10 @@ func (f *Framework) rawOn(ctx context.Context, l *proxy.Link, name string) *Raw 
 func ConnectPacket() wire.Packet { return connectPacket(current.clientID()) }
 
 // connectPacket is a clean-session CONNECT for id with the run's
-// credentials; a password goes only with a user name [MQTT-3.1.2-22].
+// credentials (wire.Login: a password goes only with a user name
+// [MQTT-3.1.2-22]).
 func connectPacket(id string) wire.Packet {
-	t := current.Target
-	p := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
-		CleanStart: true, KeepAlive: 30, ClientID: id}
-	if t.Username != "" {
-		p.Username, p.HasUsername = t.Username, true
-		if t.Password != "" {
-			p.Password, p.HasPassword = []byte(t.Password), true
-		}
-	}
-	return p
+	return wire.Connect(id, wire.Login(current.Target.Username, current.Target.Password))
 }
 
 // ExpectClosed waits up to d for the broker to close the connection. It
@@ -190,3 +182,96 @@ func (r *Raw) missing(t wire.Type, d time.Duration) string {
 
 // Close closes the connection without DISCONNECT.
 func (r *Raw) Close() error { return r.conn.Close() }
+
+// ReadUntilClosed reads packets for up to d. It returns the packets the
+// broker sent and whether it closed the connection within d.
+func (r *Raw) ReadUntilClosed(d time.Duration) (seen []wire.Packet, closed bool) {
+	deadline := time.Now().Add(d)
+	for {
+		p, err := r.Read(time.Until(deadline))
+		var ne net.Error
+		switch {
+		case err == nil:
+			seen = append(seen, p)
+		case errors.As(err, &ne) && ne.Timeout():
+			return seen, false
+		default:
+			return seen, true // EOF, reset: closed
+		}
+	}
+}
+
+// SubscribeFilters sends one SUBSCRIBE with packet id id asking for every
+// filter at its QoS, in order.
+func (r *Raw) SubscribeFilters(id uint16, subs ...wire.Subscription) error {
+	return r.Send(wire.Subscribe(id, subs...))
+}
+
+// UnsubscribeFilters sends one UNSUBSCRIBE with packet id id.
+func (r *Raw) UnsubscribeFilters(id uint16, filters ...string) error {
+	return r.Send(wire.Unsubscribe(id, filters...))
+}
+
+// ReadAcking reads what the broker sends for up to d, or until enough
+// (given every packet read so far) says to stop, and answers as a
+// well-behaved subscriber: PUBACK for a QoS 1 PUBLISH, PUBREC for a QoS 2
+// PUBLISH and PUBCOMP for its PUBREL. It returns the packets read, and an
+// error only when the connection ended or failed (not when d passed).
+//
+// When the connection still waits for an answer the broker has withheld
+// in several specs already (stall.go), d is at most stallGrace.
+func (r *Raw) ReadAcking(d time.Duration, enough func([]wire.Packet) bool) ([]wire.Packet, error) {
+	for _, t := range r.answers.pending() {
+		if _, stalled := stalledAnswer(t); stalled {
+			d = min(d, stallGrace())
+		}
+	}
+	deadline := time.Now().Add(d)
+	var got []wire.Packet
+	for enough == nil || !enough(got) {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return got, nil
+		}
+		p, err := r.Read(left)
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return got, nil
+		case err != nil:
+			return got, err
+		}
+		got = append(got, p)
+		var answer wire.Type
+		switch {
+		case p.Type == wire.PUBLISH && p.QoS == 1:
+			answer = wire.PUBACK
+		case p.Type == wire.PUBLISH && p.QoS == 2:
+			answer = wire.PUBREC
+		case p.Type == wire.PUBREL:
+			answer = wire.PUBCOMP
+		default:
+			continue
+		}
+		if err := r.Send(wire.Ack(answer, p.PacketID)); err != nil {
+			return got, err
+		}
+	}
+	return got, nil
+}
+
+// OfType returns the packets of type t among ps, in order.
+func OfType(ps []wire.Packet, t wire.Type) []wire.Packet {
+	var out []wire.Packet
+	for _, p := range ps {
+		if p.Type == t {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ConnectPacketVia is ConnectPacket with endpoint e's credentials.
+func ConnectPacketVia(e Endpoint) wire.Packet {
+	return ConnectPacket().With(wire.Login(e.Credentials()))
+}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
-	"github.com/faultline-mqtt/faultline/reports"
 	"github.com/faultline-mqtt/faultline/suites/history"
 )
 
@@ -62,9 +61,6 @@ func New() *Framework {
 	return f
 }
 
-// TraceEntry names the report entry that carries a failed spec's trace.
-const TraceEntry = reports.TraceEntry
-
 // active is the Framework of the spec running in this process.
 var active *Framework
 
@@ -79,12 +75,6 @@ func (f *Framework) begin() {
 	f.links, f.clients, f.raws = nil, nil, nil
 	f.retained, f.sessions = map[string]bool{}, map[string]bool{}
 }
-
-// Topic returns a topic unique to this spec, ending in name.
-func (f *Framework) Topic(name string) string { return f.root + "/" + name }
-
-// TopicRoot is the subtree every topic of this spec lives under.
-func (f *Framework) TopicRoot() string { return f.root }
 
 // History is what the spec's clients have recorded so far.
 func (f *Framework) History() history.History { return f.rec.History() }
@@ -162,21 +152,6 @@ func (f *Framework) Subscriber(ctx context.Context, name, filter string, qos byt
 // cleared when the spec ends.
 func (f *Framework) Retained(topic string) { f.retained[topic] = true }
 
-// TraceText is the merged wire trace, short enough to read.
-func (f *Framework) TraceText() string {
-	traces := make([]*proxy.Trace, 0, len(f.links))
-	elided := 0
-	for _, l := range f.links {
-		traces = append(traces, l.Trace())
-		elided += l.Trace().Elided()
-	}
-	text := proxy.Format(proxy.Merge(traces...), f.start, 80)
-	if elided > 0 {
-		text = fmt.Sprintf("(the %d oldest entries were dropped to bound memory)\n%s", elided, text)
-	}
-	return text
-}
-
 // end closes the spec's clients and links and removes what it left on the
 // broker: persistent sessions and retained messages.
 func (f *Framework) end(ctx context.Context) {
@@ -199,39 +174,11 @@ func (f *Framework) end(ctx context.Context) {
 	f.sweepLeftovers(ctx)
 }
 
-// TraceExcerpt returns the lines of the spec's merged trace that mention
-// any of words (message ids appear in payload previews), with around lines
-// of context, at most max lines in all.
-func (f *Framework) TraceExcerpt(words []string, around, max int) string {
-	traces := make([]*proxy.Trace, 0, len(f.links))
-	for _, l := range f.links {
-		traces = append(traces, l.Trace())
-	}
-	lines := strings.Split(proxy.Format(proxy.Merge(traces...), f.start, 0), "\n")
-	keep := make([]bool, len(lines))
-	for i, l := range lines {
-		for _, w := range words {
-			if strings.Contains(l, `"`+w+`"`) {
-				for j := max0(i - around); j <= min(i+around, len(lines)-1); j++ {
-					keep[j] = true
-				}
-			}
-		}
-	}
-	var b strings.Builder
-	n := 0
-	for i, l := range lines {
-		if keep[i] && n < max {
-			b.WriteString(l + "\n")
-			n++
-		}
-	}
-	return b.String()
-}
+// PersistentSession notes that the spec leaves a persistent session for
+// clientID on the broker (made over a raw connection), to be ended when
+// the spec ends. Clients made with Persistent() are noted by themselves.
+func (f *Framework) PersistentSession(clientID string) { f.sessions[clientID] = true }
 
-func max0(i int) int {
-	if i < 0 {
-		return 0
-	}
-	return i
-}
+// specDone marks the end of the spec's own steps (it runs first among the
+// framework's clean-ups).
+func (f *Framework) specDone() { f.done = time.Now() }

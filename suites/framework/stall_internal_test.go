@@ -62,13 +62,13 @@ func TestOwedAnswers(t *testing.T) {
 	// A client that gives up on a CONNACK does not excuse the broker; a
 	// broker that closes the connection is no stall.
 	var conn owed
-	pass(&conn, proxy.ToBroker, 1, 0, wire.Packet{Header: wire.Header{Type: wire.CONNECT}})
+	pass(&conn, proxy.ToBroker, 1, 0, wire.Connect(""))
 	conn.track(proxy.Entry{At: t0.Add(1900 * time.Millisecond), Conn: 1, Kind: proxy.Event, Note: "client closed the connection"})
 	if _, text, late := conn.overdue(t0.Add(2*time.Second), answerKey{wire.CONNACK, 0}); !late || !strings.HasPrefix(text, "the broker never sent CONNACK (CONNECT sent 2.0 s ago)") {
 		t.Fatalf("CONNACK: %q %v", text, late)
 	}
 	var refused owed
-	pass(&refused, proxy.ToBroker, 1, 0, wire.Packet{Header: wire.Header{Type: wire.CONNECT}})
+	pass(&refused, proxy.ToBroker, 1, 0, wire.Connect(""))
 	refused.track(proxy.Entry{At: t0.Add(time.Second), Conn: 1, Kind: proxy.Event, Note: "broker closed the connection"})
 	if _, _, late := refused.overdue(t0.Add(3*time.Second), answerKey{wire.CONNACK, 0}); late {
 		t.Fatal("overdue CONNACK on a connection the broker closed")

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
 	"github.com/faultline-mqtt/faultline/fixtures/brokers"
@@ -172,34 +170,4 @@ func (pahoLog) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return ginkgo.GinkgoWriter.Write(b)
-}
-
-// writeReports writes junit.xml and summary.txt when a report directory
-// is set (make prints the summary after Ginkgo's own output), and prints
-// the summary otherwise.
-func writeReports(report types.Report) {
-	name := targetName()
-	if current != nil {
-		name = current.Target.Name
-		if current.Target.URL != "" && !current.Target.Embedded {
-			name += " (" + current.Target.URL + ")"
-		}
-	}
-	outcome := reports.Judge(report, name)
-	text := outcome.Text()
-	dir := os.Getenv(EnvReportDir)
-	if dir == "" {
-		fmt.Print(text)
-		return
-	}
-	classname := "faultline." + reports.Slug(targetName())
-	if err := reports.WriteJUnit(report, filepath.Join(dir, "junit.xml"), classname); err != nil {
-		ginkgo.Fail("faultline: writing the JUnit report: " + err.Error())
-	}
-	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(text), 0o644); err != nil {
-		ginkgo.Fail("faultline: writing the summary: " + err.Error())
-	}
-	if err := reports.WriteHTML(report, filepath.Join(dir, "report.html"), htmlInfo()); err != nil {
-		ginkgo.Fail("faultline: writing the HTML report: " + err.Error())
-	}
 }

@@ -89,14 +89,7 @@ func (t Target) Probe(ctx context.Context, clientID string) error {
 		return fmt.Errorf("cannot connect: %v%s", err, tlsHint(err))
 	}
 	defer conn.Close()
-	connect := wire.Packet{Header: wire.Header{Type: wire.CONNECT}, ProtocolName: "MQTT", ProtocolLevel: wire.V311,
-		CleanStart: true, KeepAlive: 10, ClientID: clientID}
-	if t.Username != "" {
-		connect.Username, connect.HasUsername = t.Username, true
-	}
-	if t.Password != "" {
-		connect.Password, connect.HasPassword = []byte(t.Password), true
-	}
+	connect := wire.Connect(clientID, wire.KeepAlive(10), wire.Login(t.Username, t.Password))
 	deadline := time.Now().Add(5 * time.Second)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -127,7 +120,7 @@ func (t Target) Probe(ctx context.Context, clientID string) error {
 		return fmt.Errorf("the broker refused the connection: CONNACK return code 0x%02x %s%s",
 			p.ReasonCode, wire.ReturnCodeText(wire.CONNACK, wire.V311, p.ReasonCode), hint)
 	}
-	_, _ = conn.Write(wire.Encode(wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}}))
+	_, _ = conn.Write(wire.Encode(wire.Disconnect()))
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/faultline-mqtt/faultline/proxy/wire/topics"
 )
 
 // never is the end time of something that had not ended when the history
@@ -214,7 +216,7 @@ func (ix *index) match(filter, topic string) bool {
 	k := [2]string{filter, topic}
 	m, ok := ix.matches[k]
 	if !ok {
-		m = Match(filter, topic)
+		m = topics.Match(filter, topic)
 		ix.matches[k] = m
 	}
 	return m

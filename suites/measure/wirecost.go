@@ -90,7 +90,7 @@ func mqttCost(ctx SpecContext, f *Framework, e *Endpoint, topic string, qos byte
 		return r, m, scheme
 	}
 	sub, subM, scheme := connect()
-	Expect(sub.SubscribeFilters(1, wire.Subscription{Filter: topic, QoS: qos})).To(Succeed())
+	Expect(sub.SubscribeFilters(1, wire.Sub(topic, qos))).To(Succeed())
 	ack, err := sub.Expect(wire.SUBACK, 5*time.Second)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(ack.ReasonCodes).To(Equal([]byte{qos}), "the broker must grant the QoS measured")
@@ -112,28 +112,24 @@ func mqttCost(ctx SpecContext, f *Framework, e *Endpoint, topic string, qos byte
 	for i := range messages {
 		id := uint16(i + 1)
 		payload := fmt.Sprintf("%02d.5", i) // 4 bytes, like "21.5"
-		publish := wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: qos, Topic: topic, Payload: []byte(payload)}
-		if qos > 0 {
-			publish.PacketID = id
-		}
-		send(pub, publish, &pubPackets)
+		send(pub, wire.Publish(topic, qos, id, payload), &pubPackets)
 		switch qos {
 		case 1:
 			expect(pub, wire.PUBACK, &pubPackets)
 		case 2:
 			expect(pub, wire.PUBREC, &pubPackets)
-			send(pub, wire.Packet{Header: wire.Header{Type: wire.PUBREL}, PacketID: id}, &pubPackets)
+			send(pub, wire.PubRel(id), &pubPackets)
 			expect(pub, wire.PUBCOMP, &pubPackets)
 		}
 		got := expect(sub, wire.PUBLISH, &subPackets)
 		Expect(string(got.Payload)).To(Equal(payload), "the subscriber must get every measured message, in order")
 		switch qos {
 		case 1:
-			send(sub, wire.Packet{Header: wire.Header{Type: wire.PUBACK}, PacketID: got.PacketID}, &subPackets)
+			send(sub, wire.PubAck(got.PacketID), &subPackets)
 		case 2:
-			send(sub, wire.Packet{Header: wire.Header{Type: wire.PUBREC}, PacketID: got.PacketID}, &subPackets)
+			send(sub, wire.PubRec(got.PacketID), &subPackets)
 			expect(sub, wire.PUBREL, &subPackets)
-			send(sub, wire.Packet{Header: wire.Header{Type: wire.PUBCOMP}, PacketID: got.PacketID}, &subPackets)
+			send(sub, wire.PubComp(got.PacketID), &subPackets)
 		}
 	}
 	// Every byte is in: the last packet each side waited for has been read,

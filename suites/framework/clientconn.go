@@ -68,7 +68,7 @@ func (w *clientConn) Write(b []byte) (int, error) {
 			return len(b), nil
 		}
 		if released {
-			if _, err := w.Conn.Write(wire.Encode(wire.Packet{Header: wire.Header{Type: wire.PUBREL}, PacketID: p.PacketID})); err != nil {
+			if _, err := w.Conn.Write(wire.Encode(wire.PubRel(p.PacketID))); err != nil {
 				return 0, err
 			}
 			return len(b), nil

@@ -2,7 +2,6 @@ package framework
 
 import (
 	"context"
-	"time"
 
 	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
@@ -34,10 +33,6 @@ func (f *Framework) judgeV311(context.Context) {
 		failOrExcuse("A client that connected with MQTT 3.1.1 was sent a packet MQTT 3.1.1 does not let a server send:\n" + describe(v))
 	}
 }
-
-// specDone marks the end of the spec's own steps (it runs first among the
-// framework's clean-ups).
-func (f *Framework) specDone() { f.done = time.Now() }
 
 // rawWireEvents turns what crossed the links of the spec's raw
 // connections into wire events of the history, as clients record theirs.

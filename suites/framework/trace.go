@@ -2,6 +2,7 @@ package framework
 
 import (
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -11,6 +12,64 @@ import (
 	"github.com/faultline-mqtt/faultline/proxy/wire"
 	"github.com/faultline-mqtt/faultline/reports"
 )
+
+// The spec's wire trace: as text for failure messages and the console,
+// and as data for the HTML report's sequence diagram.
+
+// TraceEntry names the report entry that carries a failed spec's trace.
+const TraceEntry = reports.TraceEntry
+
+// TraceText is the merged wire trace, short enough to read.
+func (f *Framework) TraceText() string {
+	traces := make([]*proxy.Trace, 0, len(f.links))
+	elided := 0
+	for _, l := range f.links {
+		traces = append(traces, l.Trace())
+		elided += l.Trace().Elided()
+	}
+	text := proxy.Format(proxy.Merge(traces...), f.start, 80)
+	if elided > 0 {
+		text = fmt.Sprintf("(the %d oldest entries were dropped to bound memory)\n%s", elided, text)
+	}
+	return text
+}
+
+// TraceExcerpt returns the lines of the spec's merged trace that mention
+// any of words (message ids appear in payload previews), with around lines
+// of context, at most max lines in all.
+func (f *Framework) TraceExcerpt(words []string, around, max int) string {
+	traces := make([]*proxy.Trace, 0, len(f.links))
+	for _, l := range f.links {
+		traces = append(traces, l.Trace())
+	}
+	lines := strings.Split(proxy.Format(proxy.Merge(traces...), f.start, 0), "\n")
+	keep := make([]bool, len(lines))
+	for i, l := range lines {
+		for _, w := range words {
+			if strings.Contains(l, `"`+w+`"`) {
+				for j := max0(i - around); j <= min(i+around, len(lines)-1); j++ {
+					keep[j] = true
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	n := 0
+	for i, l := range lines {
+		if keep[i] && n < max {
+			b.WriteString(l + "\n")
+			n++
+		}
+	}
+	return b.String()
+}
+
+func max0(i int) int {
+	if i < 0 {
+		return 0
+	}
+	return i
+}
 
 // TraceData is the merged wire trace as data, for the HTML report's
 // sequence diagram: bounded to reports.MaxSteps steps, keeping those

@@ -5,19 +5,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega/gcustom"
 	"github.com/onsi/gomega/types"
 
 	"github.com/faultline-mqtt/faultline/proxy"
-	"github.com/faultline-mqtt/faultline/proxy/wire"
+	"github.com/faultline-mqtt/faultline/suites/history"
 )
 
-// Helpers for the specs of sessions, keepalive and Last Will: connections
-// the broker ends by itself, and sessions made over raw connections.
-
-// PersistentSession notes that the spec leaves a persistent session for
-// clientID on the broker (made over a raw connection), to be ended when
-// the spec ends. Clients made with Persistent() are noted by themselves.
-func (f *Framework) PersistentSession(clientID string) { f.sessions[clientID] = true }
+// Gomega matchers for what specs assert about verdicts, faults and links.
 
 // BrokerClose is the broker closing one connection of a link, as the link
 // saw it.
@@ -82,8 +77,50 @@ func (closedMatcher) NegatedFailureMessage(actual any) string {
 		l.Name(), bc.Conn, bc.Silence.Round(time.Millisecond))
 }
 
-// PingReq is a PINGREQ packet, for raw connections.
-func PingReq() wire.Packet { return wire.Packet{Header: wire.Header{Type: wire.PINGREQ}} }
+// Hold succeeds when a verdict found no violation; its failure lists each
+// violation with its rule, the MQTT statements and the message ids.
+func Hold() types.GomegaMatcher { return holdMatcher{} }
 
-// DisconnectPacket is a DISCONNECT packet, for raw connections.
-func DisconnectPacket() wire.Packet { return wire.Packet{Header: wire.Header{Type: wire.DISCONNECT}} }
+type holdMatcher struct{}
+
+func (holdMatcher) Match(actual any) (bool, error) {
+	v, ok := actual.(history.Verdict)
+	if !ok {
+		return false, fmt.Errorf("Hold expects a history.Verdict, not %T", actual)
+	}
+	return v.OK(), nil
+}
+
+func (holdMatcher) FailureMessage(actual any) string {
+	return "The broker broke a guarantee:\n" + describe(actual.(history.Verdict))
+}
+
+func (holdMatcher) NegatedFailureMessage(any) string {
+	return "Expected a violation, the history holds every guarantee"
+}
+
+// HaveFired succeeds when a cut has happened. A spec whose fault never
+// fired tested nothing, so every fault spec asserts it.
+func HaveFired() types.GomegaMatcher {
+	return gcustom.MakeMatcher(func(f *proxy.Fault) (bool, error) {
+		select {
+		case <-f.Fired():
+			return true, nil
+		default:
+			return false, nil
+		}
+	}).WithTemplate("The cut never happened: {{.Actual}}\n(the traffic never reached the point the spec armed it for)")
+}
+
+// HaveCrossed succeeds when a link's trace shows a whole packet matching m
+// in direction dir, e.g. Expect(pub.Link).To(HaveCrossed(proxy.ToBroker, proxy.Publish(1).Dup())).
+func HaveCrossed(dir proxy.Direction, m proxy.Match) types.GomegaMatcher {
+	return gcustom.MakeMatcher(func(l *proxy.Link) (bool, error) {
+		for _, p := range l.Trace().Packets(dir) {
+			if m.Matches(p) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}).WithTemplate("Expected link {{.Actual.Name}} to carry {{.Data}}", fmt.Sprintf("%s %s", m, dir))
+}

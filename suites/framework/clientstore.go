@@ -16,7 +16,7 @@ import (
 //
 //   - paho keeps a QoS 2 PUBLISH until PUBCOMP and never stores the PUBREL
 //     it sends, so a resumed session would re-send the PUBLISH after PUBREL
-//     [MQTT-4.3.3-1]. When the client writes its PUBREL (conn.go), released
+//     [MQTT-4.3.3-1]. When the client writes its PUBREL (clientconn.go), released
 //     swaps the stored PUBLISH for that PUBREL, which paho then re-sends
 //     [MQTT-4.4.0-1].
 //   - paho's memory store lists its keys in map order, so a resumed session

@@ -1,7 +1,12 @@
-package history
+package topics
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
+// TestMatch covers matching [MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT-4.7.2-1]
+// and that invalid names and filters match nothing [MQTT-4.7.1-1].
 func TestMatch(t *testing.T) {
 	cases := []struct {
 		filter, topic string
@@ -58,6 +63,10 @@ func TestMatch(t *testing.T) {
 		{"a", "", false},
 		{"#", "a/+", false},
 		{"+", "#", false},
+
+		// Levels compare byte for byte, case and all [MQTT-4.7.3-4].
+		{"Sport/#", "sport/x", false},
+		{"a/b", "a/b ", false},
 	}
 	for _, c := range cases {
 		if got := Match(c.filter, c.topic); got != c.want {
@@ -66,18 +75,43 @@ func TestMatch(t *testing.T) {
 	}
 }
 
-func TestValidFilter(t *testing.T) {
+// TestValid covers the validity of filters and names: wildcards as whole
+// levels [MQTT-4.7.1-2, MQTT-4.7.1-3], none in names [MQTT-4.7.1-1], at
+// least one character [MQTT-4.7.3-1], UTF-8 without U+0000
+// [MQTT-4.7.3-2] and at most 65535 bytes [MQTT-4.7.3-3].
+func TestValid(t *testing.T) {
 	for f, want := range map[string]bool{
-		"#": true, "+": true, "a/#": true, "a/+/b": true, "+/+": true, "/": true, "a//b": true, "$SYS/#": true,
+		"#": true, "+": true, "a/#": true, "a/+/b": true, "+/+": true, "/": true, "a//b": true, "$SYS/#": true, "ü/+": true,
 		"": false, "a#": false, "a/#/b": false, "a+": false, "a/b+/c": false, "#/a": false,
+		"a/\x00b": false, "a/\xff": false, strings.Repeat("a", MaxLen+1): false,
 	} {
 		if got := ValidFilter(f); got != want {
 			t.Errorf("ValidFilter(%q) = %v, want %v", f, got, want)
 		}
 	}
-	for topic, want := range map[string]bool{"a": true, "/": true, "a//b": true, "$SYS/x": true, "": false, "a/+": false, "#": false} {
-		if got := ValidTopic(topic); got != want {
-			t.Errorf("ValidTopic(%q) = %v, want %v", topic, got, want)
+	for name, want := range map[string]bool{
+		"a": true, "/": true, "a//b": true, "$SYS/x": true, " ": true, strings.Repeat("a", MaxLen): true,
+		"": false, "a/+": false, "#": false, "a\x00": false, "\xc3": false, strings.Repeat("a", MaxLen+1): false,
+	} {
+		if got := ValidName(name); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", name, got, want)
 		}
+	}
+	if NameProblem("", true) != "" {
+		t.Error("an empty topic name with a topic alias is valid in MQTT 5.0")
+	}
+}
+
+func TestSharedFilters(t *testing.T) {
+	for f, want := range map[string]bool{
+		"$share/g/a/#": true, "$share/g/+": true,
+		"$share/g": false, "$share//a": false, "$share/g/": false, "$share/g+/a": false, "$share/g/a#": false,
+	} {
+		if got := FilterProblem(f, true) == ""; got != want {
+			t.Errorf("FilterProblem(%q, v5) valid = %v, want %v", f, got, want)
+		}
+	}
+	if FilterProblem("$share/g", false) != "" {
+		t.Error("in MQTT 3.1.1 $share/g is an ordinary filter")
 	}
 }
