@@ -241,6 +241,7 @@ func ptQueued(ctx SpecContext, f *Framework, r ptRoute) func() []Message {
 	pub := f.Client(ctx, "pub")
 	ptPublish(ctx, pub, r, false)
 	ptRouted(ctx, watcher, r, "a PUBLISH")
+	pub.Sync(ctx) // every copy routed, not only the watcher's, before the subscriber resumes
 	Expect(sub.Connect(ctx)).To(Succeed())
 	Expect(sub.SessionPresent()).To(BeTrue(), "the broker did not keep the subscriber's persistent session")
 	return sub.Received

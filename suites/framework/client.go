@@ -58,6 +58,7 @@ type Client struct {
 	earlyAcks  map[uint16]proxy.Entry         // SUBACK/UNSUBACK decoded before the request they answer
 	released   map[uint16]bool                // QoS 2 ids this client sent PUBREL for, until PUBCOMP
 	completed  map[uint16]bool                // QoS 2 ids whose flow ended with PUBCOMP after the client's PUBREL, until the id is used again
+	latestConn int                            // the link's newest connection number seen
 	closed     chan struct{}
 	answers    owed // what the broker owes the client (stall.go)
 }
@@ -467,6 +468,13 @@ type ackKey struct {
 // the broker's ack arrives, and keeps the QoS 2 receiver state.
 func (c *Client) observe(e proxy.Entry) {
 	c.answers.track(e)
+	c.mu.Lock()
+	c.latestConn = max(c.latestConn, e.Conn)
+	latest := c.latestConn
+	c.mu.Unlock()
+	if conn, ok := clientSideEnded(e, latest); ok {
+		c.rec.WireEndAt(e.At, c.Name, conn)
+	}
 	p := e.Packet
 	from := e.Dir == proxy.FromBroker
 	switch {

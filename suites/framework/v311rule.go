@@ -44,7 +44,13 @@ func (f *Framework) rawWireEvents() []history.Event {
 			continue
 		}
 		name := "raw " + r.Link.Name()
+		latest := 0
 		for _, e := range r.Link.Trace().Entries() {
+			latest = max(latest, e.Conn)
+			if conn, ok := clientSideEnded(e, latest); ok {
+				out = append(out, history.Event{Kind: history.KindWire, Client: name, At: max(e.At.Sub(f.start), 0), Conn: conn, Packet: history.WireEnd})
+				continue
+			}
 			p := e.Packet
 			switch {
 			case e.Kind != proxy.Passed && e.Kind != proxy.Partial && e.Kind != proxy.Dropped, e.Conn < 1:

@@ -75,6 +75,13 @@ func (r *Recorder) ConnectedAt(at time.Time, client string, cleanSession, sessio
 	r.recordAt(at, Event{Kind: KindConnected, Client: client, CleanSession: cleanSession, SessionPresent: sessionPresent})
 }
 
+// WireEndAt records that the client's side of connection conn ended at a
+// given moment: the client closed it, or a fault cut it. What the broker
+// writes to that connection afterwards reaches no client.
+func (r *Recorder) WireEndAt(at time.Time, client string, conn int) {
+	r.recordAt(at, Event{Kind: KindWire, Client: client, Conn: conn, Packet: WireEnd})
+}
+
 // Disconnected records that client ended its connection with DISCONNECT.
 func (r *Recorder) Disconnected(client string) {
 	r.record(Event{Kind: KindDisconnected, Client: client})

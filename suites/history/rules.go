@@ -31,6 +31,11 @@ const (
 	RuleWireForbiddenToV311 = "wire-forbidden-to-v311"
 )
 
+// WireEnd is the Packet of a client's wire event that is no packet: the
+// client's side of the connection ended there (it closed it, or a fault
+// cut it), and nothing the broker wrote to it afterwards reached a client.
+const WireEnd = "END"
+
 // Rule describes one guarantee the checker judges.
 type Rule struct {
 	Name        string   `json:"name"`

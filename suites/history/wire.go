@@ -401,14 +401,15 @@ func (ck *checker) checkV311() {
 		}
 	}
 	// A client that sent DISCONNECT has closed its connection
-	// [MQTT-3.14.4-1]: what the broker writes to it afterwards (mochi, on
-	// a takeover it has not yet told apart from the client leaving, writes
-	// a DISCONNECT) reaches no client. Judging it would make the verdict
-	// hang on how quickly the broker handled the client's DISCONNECT.
+	// [MQTT-3.14.4-1], and one whose connection was closed or cut is gone
+	// too (WireEnd): what the broker writes to it afterwards (mochi, on a
+	// takeover it has not yet told apart from the client leaving, writes a
+	// DISCONNECT) reaches no client. Judging it would make the verdict hang
+	// on how quickly the broker noticed the client had gone.
 	left := map[connKey]time.Duration{}
 	for _, e := range events {
 		k := connKey{e.Client, e.Conn}
-		if at, ok := left[k]; !e.FromBroker && e.Packet == "DISCONNECT" && (!ok || e.At < at) {
+		if at, ok := left[k]; !e.FromBroker && (e.Packet == "DISCONNECT" || e.Packet == WireEnd) && (!ok || e.At < at) {
 			left[k] = e.At
 		}
 	}

@@ -134,6 +134,7 @@ var _ = Describe("Connectivity scenarios", Label("scenarios"), func() {
 				Expect(controller.Publish(s, commands, 1, c)).To(Succeed())
 			}
 			s.Say("While it was away the controller sent %s; the broker acknowledged each.", strings.Join(sent, ", "))
+			controller.Sync(s) // the broker has routed them all before the device comes back
 
 			Expect(device.Connect(s)).To(Succeed())
 			f.Drain(s, device, sent...)
