@@ -17,6 +17,8 @@ const (
 	EnvTopicPrefix  = "FAULTLINE_PREFIX"      // first topic level of everything a run publishes (default "faultline")
 	EnvBrokerLogOut = "FAULTLINE_BROKER_LOG"  // embedded broker: "1" shows its warnings in the spec timeline
 	EnvTrace        = "FAULTLINE_TRACE"       // "1": every spec's wire trace in the console and JUnit, also when it passed
+	// FAULTLINE_ACK_TIMEOUT (EnvAckTimeout, stall.go) bounds each wait for
+	// a broker's answer: 5s, or 15s in public mode.
 )
 
 // Other endpoints of the same broker (transports.go). Unset: the specs
