@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/faultline-mqtt/faultline/proxy/wire"
+
 	. "github.com/faultline-mqtt/faultline/suites/framework"
 )
 
@@ -28,7 +30,8 @@ var _ = Describe("MQTT 5.0 client identifiers", Label("identifiers"), func() {
 		})
 
 	ConformanceIt("closes the existing connection of a client id when a new connection connects with it, with DISCONNECT 0x8E if it sends one",
-		Statements5("MQTT-3.1.4-3"), Catches("v5-takeover-id-renamed"), func(ctx SpecContext) {
+		Statements5("MQTT-3.1.4-3", "MQTT-3.14.2-1", "MQTT-3.14.2-2", "MQTT-3.14.4-1", "MQTT-3.14.4-2", "MQTT-4.13.2-1"),
+		Catches("v5-takeover-id-renamed", "v5-server-disconnect-code-undefined", "v5-server-disconnect-expiry-added", "v5-server-disconnect-followed"), func(ctx SpecContext) {
 			first := f.Client5(ctx, "first")
 			second := f.NewClient5("second")
 			second.ID = first.ID
@@ -36,7 +39,18 @@ var _ = Describe("MQTT 5.0 client identifiers", Label("identifiers"), func() {
 			d, sent, err := first.AwaitClosed(ctx)
 			Expect(err).NotTo(HaveOccurred(), "the broker kept the first connection of client id %q open after a second connected with it", first.ID)
 			if sent {
+				Expect(wire.ReturnCodeText(wire.DISCONNECT, wire.V5, d.ReasonCode)).NotTo(BeEmpty(), "the broker sent DISCONNECT 0x%02X, which is not a DISCONNECT reason code", d.ReasonCode)
 				Expect(d.ReasonCode).To(Equal(byte(0x8E)), "the broker closed the connection taken over with DISCONNECT 0x%02X, not 0x8E (Session taken over)", d.ReasonCode)
+				Expect(Props(d.Properties).Has(wire.PropSessionExpiryInterval)).To(BeFalse(), "the broker's DISCONNECT carried a Session Expiry Interval, which only a client may send")
+				var after []string
+				for _, in := range first.Packets() {
+					if in.Conn == 1 && in.Packet.Type == wire.DISCONNECT {
+						after = []string{}
+					} else if after != nil && in.Conn == 1 {
+						after = append(after, in.Packet.Type.String())
+					}
+				}
+				Expect(after).To(BeEmpty(), "the broker sent packets after its DISCONNECT on that connection")
 			}
 			Expect(second.Ping(ctx)).To(Succeed(), "the new connection of the client id did not stay up")
 		})
