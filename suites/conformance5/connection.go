@@ -129,8 +129,8 @@ var _ = Describe("MQTT 5.0 CONNECT checks", Label("connect"), func() {
 		})
 
 	ConformanceIt("refuses and closes a 5.0 CONNECT with another protocol name or the reserved flag set, and accepts a well-formed one with CONNACK 0x00 and reserved flags 0",
-		Statements5("MQTT-3.1.2-1", "MQTT-3.1.2-3", "MQTT-3.1.4-1", "MQTT-3.1.4-5", "MQTT-3.2.0-1", "MQTT-3.2.2-1"),
-		Catches("v5-connect-checks-repaired"), func(ctx SpecContext) {
+		Statements5("MQTT-3.1.2-1", "MQTT-3.1.2-3", "MQTT-3.1.4-1", "MQTT-3.1.4-5", "MQTT-3.2.0-1", "MQTT-3.2.0-2", "MQTT-3.2.2-1"),
+		Catches("v5-connect-checks-repaired", "v5-connack-twice"), func(ctx SpecContext) {
 			refused := func(name string, p wire.Packet, raw []byte) {
 				GinkgoHelper()
 				r := f.Raw5(ctx, name)
@@ -166,6 +166,10 @@ var _ = Describe("MQTT 5.0 CONNECT checks", Label("connect"), func() {
 			Expect(first.Type).To(Equal(wire.CONNACK), "the broker's first packet was %s, not CONNACK", first.Type)
 			Expect(first.ReasonCode).To(BeZero(), "the broker refused a well-formed CONNECT: CONNACK 0x%02X", first.ReasonCode)
 			Expect(first.Flags).To(BeZero())
+			Expect(r.Send(wire.Packet{Header: wire.Header{Type: wire.PINGREQ}})).To(Succeed())
+			next, err := r.Read(AckTimeout())
+			Expect(err).NotTo(HaveOccurred(), "no PINGRESP for a PINGREQ after the CONNACK")
+			Expect(next.Type).To(Equal(wire.PINGRESP), "after its CONNACK the broker sent %s where the PINGRESP was due", next)
 		})
 })
 
