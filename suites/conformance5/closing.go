@@ -28,8 +28,9 @@ var _ = Describe("MQTT 5.0 ending a connection", Label("closing"), func() {
 				"the will was not published: the broker took a DISCONNECT with reserved flags set as a normal disconnection")
 		})
 
-	ConformanceIt("refuses a CONNECT of an unknown protocol version with Session Present 0 and closes the connection",
-		Statements5("MQTT-3.1.2-2", "MQTT-3.2.2-6", "MQTT-3.2.2-7"), Catches("v5-unknown-level-accepted", "v5-refusal-session-present"), func(ctx SpecContext) {
+	ConformanceIt("refuses a CONNECT of an unknown protocol version with a defined CONNACK code and Session Present 0, never a DISCONNECT, and closes the connection",
+		Statements5("MQTT-3.1.2-2", "MQTT-3.2.2-6", "MQTT-3.2.2-7", "MQTT-3.2.2-8", "MQTT-3.14.0-1"),
+		Catches("v5-unknown-level-accepted", "v5-refusal-session-present", "v5-refusal-code-undefined", "v5-refusal-as-disconnect"), func(ctx SpecContext) {
 			r := f.Raw5(ctx, "future")
 			p := ConnectPacket5()
 			b := wire.Encode(p)
@@ -44,6 +45,9 @@ var _ = Describe("MQTT 5.0 ending a connection", Label("closing"), func() {
 				// 3.1.1 format: two bytes, 0x01 unacceptable protocol version
 				v311Refusal := q.Remaining == 2 && q.ReasonCode == 0x01
 				Expect(q.ReasonCode >= 0x80 || v311Refusal).To(BeTrue(), "the broker accepted a CONNECT of protocol version 6: CONNACK 0x%02X", q.ReasonCode)
+				if !v311Refusal {
+					Expect(wire.ReturnCodeText(wire.CONNACK, wire.V5, q.ReasonCode)).NotTo(BeEmpty(), "the broker refused with CONNACK 0x%02X, which is not a Connect reason code", q.ReasonCode)
+				}
 				Expect(q.SessionPresent).To(BeFalse(), "the broker's refusing CONNACK 0x%02X said Session Present 1", q.ReasonCode)
 			}
 			Expect(closed).To(BeTrue(), "the broker kept the connection open after refusing a CONNECT of protocol version 6")
