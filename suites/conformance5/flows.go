@@ -18,8 +18,8 @@ var _ = Describe("MQTT 5.0 QoS flows", Label("flows"), func() {
 
 	ConformanceIt("forwards each QoS 1 and 2 message with its own non-zero packet id, its QoS and DUP 0, and acknowledges each PUBLISH with its packet id",
 		Statements5("MQTT-2.2.1-4", "MQTT-2.2.1-5", "MQTT-3.3.4-1", "MQTT-4.3.1-1", "MQTT-3.3.1-2", "MQTT-3.3.1-3",
-			"MQTT-4.3.2-1", "MQTT-4.3.2-2", "MQTT-4.3.2-3", "MQTT-4.3.3-1", "MQTT-4.3.3-2", "MQTT-4.3.3-3"),
-		Catches("v5-forwarded-dup-set", "v5-forwarded-ids-zero", "v5-ack-ids-shifted"), func(ctx SpecContext) {
+			"MQTT-4.3.2-1", "MQTT-4.3.2-2", "MQTT-4.3.2-3", "MQTT-4.3.3-1", "MQTT-4.3.3-2", "MQTT-4.3.3-3", "MQTT-4.3.3-4", "MQTT-3.6.2-1"),
+		Catches("v5-forwarded-dup-set", "v5-forwarded-ids-zero", "v5-ack-ids-shifted", "v5-pubrel-code-undefined"), func(ctx SpecContext) {
 			topic := f.Topic("flow")
 			sub := f.Client5(ctx, "sub")
 			sub.MustSubscribe(ctx, topic, 2, 0)
@@ -61,6 +61,20 @@ var _ = Describe("MQTT 5.0 QoS flows", Label("flows"), func() {
 			}
 			Expect(sub.ReleaseAcks()).To(Succeed())
 			Expect(sub.Ping(ctx)).To(Succeed())
+
+			By("each PUBREC of the subscriber is answered by a PUBREL with its packet id and a PUBREL reason code")
+			released := map[uint16]bool{}
+			for _, in := range sub.Packets() {
+				if p := in.Packet; p.Type == wire.PUBREL {
+					Expect(wire.ReturnCodeText(wire.PUBREL, wire.V5, p.ReasonCode)).NotTo(BeEmpty(), "the broker sent PUBREL reason code 0x%02X, which PUBREL does not define", p.ReasonCode)
+					released[p.PacketID] = true
+				}
+			}
+			for _, m := range sub.Messages() {
+				if m.QoS == 2 {
+					Expect(released).To(HaveKey(m.PacketID), "no PUBREL with packet id %d came for QoS 2 message %q after its PUBREC", m.PacketID, m.Payload)
+				}
+			}
 			Expect(sub.Problems()).To(BeEmpty(), "the broker sent what the subscriber could not take")
 			Expect(pub.Problems()).To(BeEmpty(), "the broker sent what the publisher could not take")
 		})

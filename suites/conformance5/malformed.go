@@ -68,6 +68,18 @@ var _ = Describe("MQTT 5.0 malformed packets", Label("malformed"), func() {
 			return encode(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
 				Subscriptions: []wire.Subscription{{Filter: "$share/g/" + root + "/bad", QoS: 1, Options: wire.NoLocal}}})
 		}, wire.SUBACK},
+		{"a PUBLISH whose topic name holds a wildcard", []string{"MQTT-3.3.2-2", "MQTT-4.7.0-1"}, "v5-publish-topic-repaired", func(root string) []byte {
+			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: root + "/+/bad", Payload: []byte("x"), PayloadSize: 1})
+		}, wire.PUBACK},
+		{"a PUBLISH with an empty topic name and no topic alias", []string{"MQTT-4.7.3-1"}, "v5-publish-topic-repaired", func(root string) []byte {
+			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: "", Payload: []byte("x"), PayloadSize: 1})
+		}, wire.PUBACK},
+		{"a PUBLISH whose topic name holds U+0000", []string{"MQTT-4.7.3-2", "MQTT-1.5.4-2"}, "v5-publish-topic-repaired", func(root string) []byte {
+			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: root + "/b\x00d", Payload: []byte("x"), PayloadSize: 1})
+		}, wire.PUBACK},
+		{"a PUBLISH whose topic name encodes a UTF-16 surrogate", []string{"MQTT-1.5.4-1"}, "v5-publish-topic-repaired", func(root string) []byte {
+			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: root + "/b\xed\xa0\x80d", Payload: []byte("x"), PayloadSize: 1})
+		}, wire.PUBACK},
 	}
 	for _, c := range cases {
 		ConformanceIt("closes the connection of a client that sends "+c.what+", acknowledging nothing",
