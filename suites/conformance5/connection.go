@@ -204,3 +204,19 @@ var _ = Describe("MQTT 5.0 request problem information", Label("properties"), fu
 			}
 		})
 })
+
+// Enhanced authentication the client did not ask for.
+var _ = Describe("MQTT 5.0 no authentication method", Label("auth"), func() {
+	f := New()
+
+	ConformanceIt("sends no AUTH and no Authentication Method to a client whose CONNECT named none",
+		Statements5("MQTT-4.12.0-6"), Catches("v5-auth-method-unasked"), func(ctx SpecContext) {
+			c := f.Client5(ctx, "plain")
+			c.MustSubscribe(ctx, f.Topic("auth"), 1, 0)
+			Expect(c.Ping(ctx)).To(Succeed())
+			for _, in := range c.Packets() {
+				Expect(in.Packet.Type).NotTo(Equal(wire.AUTH), "the broker sent AUTH to a client that named no Authentication Method")
+				Expect(Props(in.Packet.Properties).Has(wire.PropAuthenticationMethod)).To(BeFalse(), "the broker's %s carried an Authentication Method the client never named", in.Packet.Type)
+			}
+		})
+})
