@@ -1187,3 +1187,22 @@ func Elapse(ctx context.Context, d time.Duration) {
 		ginkgo.Fail(fmt.Sprintf("the spec ended while letting %v pass: %v", d, context.Cause(ctx)))
 	}
 }
+
+// Raw5 opens a raw connection through a new link of the spec's that reads
+// what the broker sends with the MQTT 5.0 grammar: for packets a Client5
+// would not send (malformed ones, a second CONNECT, a packet id used
+// again).
+func (f *Framework) Raw5(ctx context.Context, name string) *Raw {
+	ginkgo.GinkgoHelper()
+	r := f.Raw(ctx, name)
+	r.version = wire.V5
+	return r
+}
+
+// ConnectPacket5 is a 5.0 CONNECT with the run's credentials, a unique
+// client id and Clean Start 1, for raw connections to start from.
+func ConnectPacket5() wire.Packet {
+	p := ConnectPacket()
+	p.ProtocolLevel, p.Version = wire.V5, wire.V5
+	return p
+}
