@@ -190,12 +190,12 @@ var _ = Describe("Several messages in flight when the link is cut", Label("hands
 			fault, err := sub.Link.Arm(proxy.Before(proxy.ToBroker, ackOf(qos)).Nth(2))
 			Expect(err).NotTo(HaveOccurred())
 
-			// The subscriber stays away until all twelve are published, so
+			// The subscriber stays away until all twenty are published, so
 			// what it gets back is the same in every run: the ones in
 			// flight at the cut and the ones queued after it, all in
 			// publish order. (A broker that loses that order then does so
 			// every time, not in one run out of a few.)
-			sent := publishAll(ctx, pub, topic, qos, "m", 12)
+			sent := publishAll(ctx, pub, topic, qos, "m", 20)
 			Eventually(fault).WithContext(ctx).Should(HaveFired())
 			Eventually(sub.Connected).WithContext(ctx).Should(BeFalse(), "the subscriber never noticed its link was cut")
 			// The broker has routed all of them before the subscriber comes
