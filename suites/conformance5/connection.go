@@ -42,7 +42,7 @@ var _ = Describe("MQTT 5.0 retained messages", Label("retain"), func() {
 			Expect(m.Retain).To(BeTrue(), "the retained message reached a new subscriber with RETAIN 0")
 
 			By("an empty RETAIN 1 message reaches subscribers and removes the retained one")
-			Expect(pub.PublishPacket(ctx, wire.Packet{Topic: topic, QoS: 1, Retain: true})).Error().NotTo(HaveOccurred())
+			Expect(pub.PublishPacket(ctx, wire.Publish(topic, 1, 0, "", wire.Retained()))).Error().NotTo(HaveOccurred())
 			Eventually(func() int { return len(late.Payloads()) }).WithContext(ctx).Should(Equal(3), "the empty RETAIN 1 message did not reach an existing subscriber")
 			Expect(late.Payloads()[2]).To(BeEmpty(), "an existing subscriber got %q where the empty RETAIN 1 message should be", late.Payloads()[2])
 			last := newcomer("last", "marker-2")
@@ -166,7 +166,7 @@ var _ = Describe("MQTT 5.0 CONNECT checks", Label("connect"), func() {
 			Expect(first.Type).To(Equal(wire.CONNACK), "the broker's first packet was %s, not CONNACK", first.Type)
 			Expect(first.ReasonCode).To(BeZero(), "the broker refused a well-formed CONNECT: CONNACK 0x%02X", first.ReasonCode)
 			Expect(first.Flags).To(BeZero())
-			Expect(r.Send(wire.Packet{Header: wire.Header{Type: wire.PINGREQ}})).To(Succeed())
+			Expect(r.Send(wire.PingReq())).To(Succeed())
 			next, err := r.Read(AckTimeout())
 			Expect(err).NotTo(HaveOccurred(), "no PINGRESP for a PINGREQ after the CONNACK")
 			Expect(next.Type).To(Equal(wire.PINGRESP), "after its CONNACK the broker sent %s where the PINGRESP was due", next)

@@ -32,7 +32,7 @@ var _ = Describe("MQTT 5.0 QoS flows", Label("flows"), func() {
 					payload := fmt.Sprintf("q%d-%d", qos, i)
 					// the first of each pair goes with DUP 1, as a PUBLISH
 					// sent again whose first copy never arrived
-					ack := pub.MustPublishPacket(ctx, wire.Packet{DUP: i == 0 && qos > 0, Topic: topic, QoS: qos, Payload: []byte(payload)})
+					ack := pub.MustPublishPacket(ctx, wire.Publish(topic, qos, 0, payload).With(func(p *wire.Packet) { p.DUP = i == 0 && qos > 0 }))
 					switch qos {
 					case 0:
 						Expect(ack.Type).To(BeZero(), "the broker answered a QoS 0 PUBLISH with %s", ack.Type)
@@ -90,8 +90,7 @@ var _ = Describe("MQTT 5.0 QoS flows", Label("flows"), func() {
 			Expect(err).NotTo(HaveOccurred())
 			publish := func(qos byte, id uint16, dup bool, payload string) {
 				GinkgoHelper()
-				Expect(r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: qos, DUP: dup, Version: wire.V5,
-					Topic: topic, PacketID: id, Payload: []byte(payload), PayloadSize: len(payload)})).To(Succeed())
+				Expect(r.Send(wire.Publish(topic, qos, id, payload, wire.Version(wire.V5), func(p *wire.Packet) { p.DUP = dup }))).To(Succeed())
 			}
 			expect := func(t wire.Type, id uint16, what string) wire.Packet {
 				GinkgoHelper()
@@ -102,7 +101,7 @@ var _ = Describe("MQTT 5.0 QoS flows", Label("flows"), func() {
 			}
 			release := func(id uint16) {
 				GinkgoHelper()
-				Expect(r.Send(wire.Packet{Header: wire.Header{Type: wire.PUBREL}, Version: wire.V5, PacketID: id})).To(Succeed())
+				Expect(r.Send(wire.PubRel(id, wire.Version(wire.V5)))).To(Succeed())
 				comp := expect(wire.PUBCOMP, id, "no PUBCOMP for a PUBREL")
 				Expect(comp.ReasonCode).To(BeElementOf(byte(0x00), byte(0x92)), "PUBCOMP reason code 0x%02X is not a PUBCOMP reason code", comp.ReasonCode)
 				Expect(comp.ReasonCode).To(BeZero(), "the broker answered the PUBREL of a QoS 2 flow it had acknowledged with PUBCOMP 0x%02X", comp.ReasonCode)

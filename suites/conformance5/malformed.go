@@ -29,17 +29,16 @@ var _ = Describe("MQTT 5.0 malformed packets", Label("malformed"), func() {
 		return wire.Encode(p)
 	}
 	subscribe := func(root string, options byte) wire.Packet {
-		return wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
-			Subscriptions: []wire.Subscription{{Filter: root + "/bad", QoS: options & 3, Options: options &^ 3}}}
+		return wire.Subscribe(1, wire.Sub(root+"/bad", options&3, options&^3))
 	}
 	cases := []bad{
 		{"a PUBLISH with both QoS bits set", []string{"MQTT-3.3.1-4"}, "v5-fixed-header-flags-repaired", func(root string) []byte {
-			b := encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: root + "/bad", Payload: []byte("x"), PayloadSize: 1})
+			b := encode(wire.Publish(root+"/bad", 1, 1, "x"))
 			b[0] |= 0x06
 			return b
 		}, wire.PUBACK},
 		{"a PUBREL whose flags are not 0010", []string{"MQTT-3.6.1-1"}, "v5-fixed-header-flags-repaired", func(string) []byte {
-			b := encode(wire.Packet{Header: wire.Header{Type: wire.PUBREL}, PacketID: 1})
+			b := encode(wire.PubRel(1))
 			b[0] &^= 0x0F
 			return b
 		}, wire.PUBCOMP},
@@ -49,7 +48,7 @@ var _ = Describe("MQTT 5.0 malformed packets", Label("malformed"), func() {
 			return b
 		}, wire.SUBACK},
 		{"an UNSUBSCRIBE whose flags are not 0010", []string{"MQTT-3.10.1-1"}, "v5-fixed-header-flags-repaired", func(root string) []byte {
-			b := encode(wire.Packet{Header: wire.Header{Type: wire.UNSUBSCRIBE}, PacketID: 1, Subscriptions: []wire.Subscription{{Filter: root + "/bad"}}})
+			b := encode(wire.Unsubscribe(1, root+"/bad"))
 			b[0] &^= 0x0F
 			return b
 		}, wire.UNSUBACK},
@@ -59,26 +58,25 @@ var _ = Describe("MQTT 5.0 malformed packets", Label("malformed"), func() {
 			return b
 		}, wire.SUBACK},
 		{"a SUBSCRIBE without any topic filter", []string{"MQTT-3.8.3-2"}, "v5-empty-subscribe-filled", func(string) []byte {
-			return encode(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1})
+			return encode(wire.Subscribe(1))
 		}, wire.SUBACK},
 		{"an UNSUBSCRIBE without any topic filter", []string{"MQTT-3.10.3-2"}, "v5-empty-subscribe-filled", func(string) []byte {
-			return encode(wire.Packet{Header: wire.Header{Type: wire.UNSUBSCRIBE}, PacketID: 1})
+			return encode(wire.Unsubscribe(1))
 		}, wire.UNSUBACK},
 		{"a SUBSCRIBE setting No Local on a shared subscription", []string{"MQTT-3.8.3-4"}, "v5-shared-no-local-cleared", func(root string) []byte {
-			return encode(wire.Packet{Header: wire.Header{Type: wire.SUBSCRIBE}, PacketID: 1,
-				Subscriptions: []wire.Subscription{{Filter: "$share/g/" + root + "/bad", QoS: 1, Options: wire.NoLocal}}})
+			return encode(wire.Subscribe(1, wire.Sub("$share/g/"+root+"/bad", 1, wire.NoLocal)))
 		}, wire.SUBACK},
 		{"a PUBLISH whose topic name holds a wildcard", []string{"MQTT-3.3.2-2", "MQTT-4.7.0-1"}, "v5-publish-topic-repaired", func(root string) []byte {
-			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: root + "/+/bad", Payload: []byte("x"), PayloadSize: 1})
+			return encode(wire.Publish(root+"/+/bad", 1, 1, "x"))
 		}, wire.PUBACK},
 		{"a PUBLISH with an empty topic name and no topic alias", []string{"MQTT-4.7.3-1"}, "v5-publish-topic-repaired", func(root string) []byte {
-			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: "", Payload: []byte("x"), PayloadSize: 1})
+			return encode(wire.Publish("", 1, 1, "x"))
 		}, wire.PUBACK},
 		{"a PUBLISH whose topic name holds U+0000", []string{"MQTT-4.7.3-2", "MQTT-1.5.4-2"}, "v5-publish-topic-repaired", func(root string) []byte {
-			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: root + "/b\x00d", Payload: []byte("x"), PayloadSize: 1})
+			return encode(wire.Publish(root+"/b\x00d", 1, 1, "x"))
 		}, wire.PUBACK},
 		{"a PUBLISH whose topic name encodes a UTF-16 surrogate", []string{"MQTT-1.5.4-1"}, "v5-publish-topic-repaired", func(root string) []byte {
-			return encode(wire.Packet{Header: wire.Header{Type: wire.PUBLISH}, QoS: 1, PacketID: 1, Topic: root + "/b\xed\xa0\x80d", Payload: []byte("x"), PayloadSize: 1})
+			return encode(wire.Publish(root+"/b\xed\xa0\x80d", 1, 1, "x"))
 		}, wire.PUBACK},
 	}
 	for _, c := range cases {
