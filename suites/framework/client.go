@@ -680,11 +680,41 @@ func (c *Client) Count(payload string) int {
 	return n
 }
 
-// Disconnect sends DISCONNECT and closes the connection: a normal end.
+// Disconnect sends DISCONNECT and closes the connection: a normal end. It
+// returns once the DISCONNECT, or the close, has crossed the link (at
+// most a second later): paho may still be writing it when its Disconnect
+// returns, and a connection the spec opens next for the same client id
+// must not reach the broker first (the broker would take over a
+// connection the client meant to have ended).
 func (c *Client) Disconnect() {
 	if c.paho != nil && c.paho.IsConnectionOpen() {
+		c.mu.Lock()
+		conn := c.latestConn
+		c.mu.Unlock()
 		c.paho.Disconnect(100)
 		c.rec.Disconnected(c.Name)
+		c.awaitLeft(conn, time.Second)
+	}
+}
+
+// awaitLeft waits, at most d, until the link shows the client's side of
+// connection conn ended: its DISCONNECT passed, or it closed.
+func (c *Client) awaitLeft(conn int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		c.Link.Trace().Sync()
+		for _, e := range c.Link.Trace().Entries() {
+			if e.Conn != conn {
+				continue
+			}
+			if e.Kind == proxy.Passed && e.Dir == proxy.ToBroker && e.Packet.Type == wire.DISCONNECT {
+				return
+			}
+			if _, ended := clientSideEnded(e, conn); ended {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond) // polling the trace, bounded by d
 	}
 }
 
