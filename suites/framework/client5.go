@@ -710,20 +710,9 @@ func (c *Client5) SubscribeAll(ctx context.Context, props []wire.Property, subs 
 		filters[i] = s.Filter
 	}
 	what := "SUBSCRIBE " + strings.Join(filters, " ")
-	conn, n, err := c.current(what)
-	if err != nil {
-		return wire.Packet{}, err
-	}
-	id := c.takeID()
-	defer c.freeID(id)
-	c.mu.Lock()
-	since := len(c.inbox)
-	c.mu.Unlock()
-	p := wire.Subscribe(id, subs...).With(wire.Props(props...))
-	if err := c.write(conn, p); err != nil {
-		return wire.Packet{}, fmt.Errorf("%s: sending %s: %w", c.Name, what, err)
-	}
-	ack, err := c.awaitAck(ctx, since, n, id, wire.SUBACK, fmt.Sprintf("its %s (packet id %d)", what, id))
+	ack, err := c.request(ctx, what, wire.SUBACK, func(id uint16) wire.Packet {
+		return wire.Subscribe(id, subs...).With(wire.Props(props...))
+	})
 	if err != nil {
 		return ack, err
 	}
@@ -739,6 +728,21 @@ func (c *Client5) SubscribeAll(ctx context.Context, props []wire.Property, subs 
 // Unsubscribe sends one UNSUBSCRIBE for filters and returns the UNSUBACK.
 func (c *Client5) Unsubscribe(ctx context.Context, props []wire.Property, filters ...string) (wire.Packet, error) {
 	what := "UNSUBSCRIBE " + strings.Join(filters, " ")
+	ack, err := c.request(ctx, what, wire.UNSUBACK, func(id uint16) wire.Packet {
+		return wire.Unsubscribe(id, filters...).With(wire.Props(props...))
+	})
+	if err == nil {
+		for _, f := range filters {
+			c.rec.Unsubscribed(c.Name, f)
+		}
+	}
+	return ack, err
+}
+
+// request sends the packet build makes with a fresh packet id on the
+// current connection and waits, bounded, for the broker's answer of type
+// ack carrying that id.
+func (c *Client5) request(ctx context.Context, what string, ack wire.Type, build func(id uint16) wire.Packet) (wire.Packet, error) {
 	conn, n, err := c.current(what)
 	if err != nil {
 		return wire.Packet{}, err
@@ -748,17 +752,10 @@ func (c *Client5) Unsubscribe(ctx context.Context, props []wire.Property, filter
 	c.mu.Lock()
 	since := len(c.inbox)
 	c.mu.Unlock()
-	p := wire.Unsubscribe(id, filters...).With(wire.Props(props...))
-	if err := c.write(conn, p); err != nil {
+	if err := c.write(conn, build(id)); err != nil {
 		return wire.Packet{}, fmt.Errorf("%s: sending %s: %w", c.Name, what, err)
 	}
-	ack, err := c.awaitAck(ctx, since, n, id, wire.UNSUBACK, fmt.Sprintf("its %s (packet id %d)", what, id))
-	if err == nil {
-		for _, f := range filters {
-			c.rec.Unsubscribed(c.Name, f)
-		}
-	}
-	return ack, err
+	return c.awaitAck(ctx, since, n, id, ack, fmt.Sprintf("its %s (packet id %d)", what, id))
 }
 
 // Disconnect sends DISCONNECT with reason code and properties (0x00 is a
