@@ -208,7 +208,7 @@ $(FLAKES): $(GO_SRC)
 	go build -o $@ ./reports/flakes
 
 flake-check: $(SUITE) $(FLAKES)
-	@RUNS=$(RUNS) MATRIX_RUNS=$(MATRIX_RUNS) LABELS='$(LABELS)' reports/flakes/check.sh $(OUT)/flakes $(abspath $(SUITE)) $(abspath $(FLAKES))
+	@RUNS=$(RUNS) MATRIX_RUNS=$(MATRIX_RUNS) LABELS='$(LABELS)' reports/flakes/check.sh $(abspath $(OUT)/flakes) $(abspath $(SUITE)) $(abspath $(FLAKES))
 
 ## bench: speed figures. The raw client shows the link's own cost; the paho
 ## client is what the specs use.
@@ -231,4 +231,4 @@ bench: $(SUITE)
 		| grep -E '^  (healthy|stalled) run|^--- FAIL|^\s+stalls_test' || { echo "  the stalled-run figures failed"; exit 1; }
 
 clean:
-	rm -rf out bin
+	rm -rf out $(OUT) bin

@@ -13,17 +13,19 @@ runs=${RUNS:-20} matrix_runs=${MATRIX_RUNS:-5} procs=${PROCS:-4} suite_limit=${S
 
 # --suites SET OUT_DIR SUITE_BIN: RUNS runs against whatever MQTT_BROKER names.
 if [[ ${1:-} == --suites ]]; then
-	set=$2 out=$3 suite=$4
+	set=$2 out=$(realpath -m "$3") suite=$4
+	# Ginkgo's own bound goes first, so a run that hangs still writes its report.
+	outer=$(( $(sed -E 's/m$/*60/; s/s$//' <<<"$suite_limit") + 120 ))s
 	for ((i = 1; i <= runs; i++)); do
 		mkdir -p "$out/$set-$i"
-		FAULTLINE_REPORT_DIR="$out/$set-$i" timeout "$suite_limit" go tool ginkgo run -p --procs="$procs" --timeout="$suite_limit" \
+		FAULTLINE_REPORT_DIR="$out/$set-$i" timeout -k 30s "$outer" go tool ginkgo run -p --procs="$procs" --timeout="$suite_limit" \
 			${LABELS:+--label-filter="$LABELS"} --output-dir="$out/$set-$i" --json-report=report.json "$suite" >"$out/$set-$i/log" 2>&1
 		echo "flake-check: $set run $i of $runs ended (exit $?)"
 	done
 	exit 0
 fi
 
-out=$1 suite=$2 flakes=$3
+out=$(realpath -m "$1") suite=$2 flakes=$3 # absolute: go test and Ginkgo run in other folders
 self=$(realpath "${BASH_SOURCE[0]}")
 rm -rf "$out"; mkdir -p "$out"
 

@@ -82,9 +82,19 @@ var _ = Describe("MQTT 5.0 '$' topics", Label("routing"), func() {
 			if !slices.Contains(exact.Payloads(), "dollar") {
 				Unsupported(fmt.Sprintf("the broker acknowledged a PUBLISH to %s but did not deliver it to the exact subscription: it does not let clients publish to this '$' topic", dollar))
 			}
+			// Only this spec's messages count: '#' also sees other specs'.
 			for _, c := range []*Client5{plus, hash} {
-				Eventually(c.Payloads).WithContext(ctx).Should(ContainElement("plain"), "%s did not get a message on %s", c.Name, plain)
-				Expect(c.Payloads()).NotTo(ContainElement("dollar"), "the subscription of %s matched the '$' topic %s", c.Name, dollar)
+				ours := func() []string {
+					var out []string
+					for _, m := range c.Messages() {
+						if strings.Contains(m.Topic, f.TopicRoot()) {
+							out = append(out, m.Payload)
+						}
+					}
+					return out
+				}
+				Eventually(ours).WithContext(ctx).Should(ContainElement("plain"), "%s did not get a message on %s", c.Name, plain)
+				Expect(ours()).NotTo(ContainElement("dollar"), "the subscription of %s matched the '$' topic %s", c.Name, dollar)
 			}
 		})
 })
