@@ -264,16 +264,22 @@ func (s *side) Write(b []byte) (int, error) {
 // per direction) have been written to the sockets and sent.
 func (p *pair) settle(passed [2]int64, d time.Duration) {
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if p.written[ToBroker].Load() >= passed[ToBroker] && p.written[FromBroker].Load() >= passed[FromBroker] {
-			break
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
+	p.await(passed, deadline)
 	for _, c := range []*net.TCPConn{p.brokerRaw, p.clientRaw} {
 		if c != nil {
 			drain(c, time.Until(deadline))
 		}
+	}
+}
+
+// await waits, until deadline, for the bytes that passed the tap to be
+// written to their sockets.
+func (p *pair) await(passed [2]int64, deadline time.Time) {
+	for time.Now().Before(deadline) {
+		if p.written[ToBroker].Load() >= passed[ToBroker] && p.written[FromBroker].Load() >= passed[FromBroker] {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
 	}
 }
 

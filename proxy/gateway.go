@@ -57,11 +57,22 @@ func (g *gateway) handle(front net.Conn) {
 	broker := &side{Conn: back, p: p, ps: l.pairs, fromBroker: true}
 	go func() {
 		pipe(broker, client, up)
-		p.end(Close)
+		g.finish(p)
 	}()
 	pipe(client, broker, down)
-	p.end(Close)
+	g.finish(p)
 	l.pairs.finished(p)
+}
+
+// finish ends a pair once one of its pipes stopped. A cut fired in one
+// direction stops the other pipe too, and that one can get here first:
+// the bytes the cut let through must still be written (at most 100 ms)
+// before the sockets close, or a FIN would overtake them.
+func (g *gateway) finish(p *pair) {
+	if !p.isEnded() {
+		p.await(g.l.tap.passed(p.n), time.Now().Add(100*time.Millisecond))
+	}
+	p.end(Close)
 }
 
 // pipe copies src to dst through the tap half h until either side fails

@@ -168,6 +168,23 @@ func (t *tap) endAll() map[int][2]int64 {
 	return passed
 }
 
+// passed returns the bytes connection n has passed in each direction.
+func (t *tap) passed(n int) [2]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.catchUp()
+	var p [2]int64
+	if n < 1 || n > len(t.conns) {
+		return p
+	}
+	for dir, h := range t.conns[n-1].halves {
+		if h != nil {
+			p[dir] = h.fwd
+		}
+	}
+	return p
+}
+
 // setBlackhole turns the link-wide blackhole on or off. Turning it off
 // ends the connections that were dark (under the link-wide blackhole or a
 // blackhole cut) and returns their numbers for the gateway to close.
