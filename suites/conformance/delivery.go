@@ -190,14 +190,21 @@ var _ = Describe("Several messages in flight when the link is cut", Label("hands
 			fault, err := sub.Link.Arm(proxy.Before(proxy.ToBroker, ackOf(qos)).Nth(2))
 			Expect(err).NotTo(HaveOccurred())
 
-			// The subscriber stays away until all twenty are published, so
-			// what it gets back is the same in every run: the ones in
-			// flight at the cut and the ones queued after it, all in
-			// publish order. (A broker that loses that order then does so
-			// every time, not in one run out of a few.)
-			sent := publishAll(ctx, pub, topic, qos, "m", 20)
+			// The cut comes with the second message's acknowledgement,
+			// before the third is even published, and the subscriber stays
+			// away until all twenty are: what it must get back is the same
+			// in every run, the one in flight at the cut (again, DUP=1) and
+			// the eighteen queued after it, in publish order. (Publishing
+			// on while the cut was still coming let some runs deliver them
+			// all before it, leaving nothing to re-send out of order.)
+			sent := publishAll(ctx, pub, topic, qos, "m", 2)
 			Eventually(fault).WithContext(ctx).Should(HaveFired())
 			Eventually(sub.Connected).WithContext(ctx).Should(BeFalse(), "the subscriber never noticed its link was cut")
+			for i := 3; i <= 20; i++ {
+				payload := fmt.Sprintf("m%d", i)
+				Expect(pub.Publish(ctx, topic, qos, payload)).To(Succeed())
+				sent = append(sent, payload)
+			}
 			// The broker has routed all of them before the subscriber comes
 			// back: a resume racing the routing is not what is judged.
 			pub.Sync(ctx)
