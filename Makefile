@@ -62,7 +62,7 @@ help:
 	@echo "make test          Faultline's own tests: unit tests, the suites on the embedded broker, the faulty-broker matrix"
 	@echo "make lint          gofmt, go vet, staticcheck, go.mod tidy; then duplicates --change (advisory)"
 	@echo "make spec-coverage which MQTT 3.1.1 and 5.0 statements the specs cover (covered / checkable / total per version)"
-	@echo "make flake-check   the suites RUNS ($(RUNS)) times on the embedded broker and mosquitto, the kill matrix MATRIX_RUNS ($(MATRIX_RUNS)) times beside them; per spec, how many runs disagreed"
+	@echo "make flake-check   the suites RUNS ($(RUNS)) times on the embedded broker and mosquitto, the kill matrix MATRIX_RUNS ($(MATRIX_RUNS)) and the unit tests UNIT_RUNS ($(UNIT_RUNS)) times beside them; per spec and test, how many runs disagreed"
 	@echo "make clean         removes out/ (every generated report) and bin/ (every binary)"
 	@echo "make bench         decoder throughput, the link's latency overhead (QoS 1 round trips, proxied vs direct), whole runs healthy vs stalled"
 
@@ -198,17 +198,19 @@ spec-coverage: $(SUITE)
 	@go run ./reports/coverage $(OUT)/coverage-run/specs.json
 
 ## flake-check: the suites RUNS times on the embedded broker and on
-## mosquitto, with the kill matrix MATRIX_RUNS times beside them (a loaded
-## machine); names every spec whose verdict changed between runs.
+## mosquitto, with the kill matrix MATRIX_RUNS times and the unit tests
+## UNIT_RUNS times beside them (a loaded machine); names every spec and
+## test whose verdict changed between runs.
 RUNS ?= 20
 MATRIX_RUNS ?= 5
+UNIT_RUNS ?= 10
 FLAKES := bin/flakes
 $(FLAKES): $(GO_SRC)
 	@mkdir -p bin
 	go build -o $@ ./reports/flakes
 
 flake-check: $(SUITE) $(FLAKES)
-	@RUNS=$(RUNS) MATRIX_RUNS=$(MATRIX_RUNS) LABELS='$(LABELS)' reports/flakes/check.sh $(abspath $(OUT)/flakes) $(abspath $(SUITE)) $(abspath $(FLAKES))
+	@RUNS=$(RUNS) MATRIX_RUNS=$(MATRIX_RUNS) UNIT_RUNS=$(UNIT_RUNS) LABELS='$(LABELS)' reports/flakes/check.sh $(abspath $(OUT)/flakes) $(abspath $(SUITE)) $(abspath $(FLAKES))
 
 ## bench: speed figures. The raw client shows the link's own cost; the paho
 ## client is what the specs use.

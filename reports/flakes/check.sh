@@ -3,13 +3,14 @@
 #
 # make flake-check: runs the suites RUNS times on the embedded broker and
 # (when installed) on mosquitto, and the kill matrix MATRIX_RUNS times at
-# the same time, so every run happens on a loaded machine; then names every
-# spec whose verdict was not the same in all runs (FLAKES_BIN). Bounded:
-# each suite run by SUITE_LIMIT, each matrix run by go test's -timeout.
+# the same time, and the harness's own unit tests (with -race) UNIT_RUNS
+# times, so every run happens on a loaded machine; then names every spec
+# and test whose verdict was not the same in all runs (FLAKES_BIN).
+# Bounded: each suite run by SUITE_LIMIT, each go test run by -timeout.
 # LABELS narrows the suite runs (a Ginkgo label filter).
 set -uo pipefail
 export GINKGO_NO_COLOR=TRUE
-runs=${RUNS:-20} matrix_runs=${MATRIX_RUNS:-5} procs=${PROCS:-4} suite_limit=${SUITE_LIMIT:-10m}
+runs=${RUNS:-20} matrix_runs=${MATRIX_RUNS:-5} unit_runs=${UNIT_RUNS:-10} procs=${PROCS:-4} suite_limit=${SUITE_LIMIT:-10m}
 
 # --suites SET OUT_DIR SUITE_BIN: RUNS runs against whatever MQTT_BROKER names.
 if [[ ${1:-} == --suites ]]; then
@@ -37,7 +38,16 @@ rm -rf "$out"; mkdir -p "$out"
 	done
 ) &
 matrix=$!
-trap 'kill $matrix 2>/dev/null' EXIT
+(
+	# The unit tests, less the two kill matrices (run above, or too long).
+	pkgs=$(go list ./... | grep -v -e '/suites$' -e '/fixtures/faulty$' -e '/fixtures/faultyclient$')
+	for ((i = 1; i <= unit_runs; i++)); do
+		FAULTLINE_SUITE_BIN=$suite go test -json -race -count=1 -timeout 15m $pkgs >"$out/unit-$i.json" 2>&1
+		echo "flake-check: unit test run $i of $unit_runs ended (exit $?)"
+	done
+) &
+unit=$!
+trap 'kill $matrix $unit 2>/dev/null' EXIT
 
 env -u MQTT_BROKER -u TOXIPROXY_URL "$self" --suites embedded "$out" "$suite"
 if PATH=$PATH:/usr/sbin command -v mosquitto >/dev/null; then
@@ -45,7 +55,7 @@ if PATH=$PATH:/usr/sbin command -v mosquitto >/dev/null; then
 else
 	echo "flake-check: mosquitto is not installed: the suites ran on the embedded broker only (apt-get install -y mosquitto)"
 fi
-wait $matrix
+wait $matrix $unit
 trap - EXIT
 
 args=()
@@ -56,4 +66,5 @@ for set in embedded mosquitto; do
 	done
 done
 for ((i = 1; i <= matrix_runs; i++)); do args+=("matrix=$out/matrix-$i.json"); done
+for ((i = 1; i <= unit_runs; i++)); do args+=("unit=$out/unit-$i.json"); done
 "$flakes" "${args[@]}"
