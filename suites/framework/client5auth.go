@@ -26,7 +26,10 @@ const (
 // AuthMethod5 is the Authentication Method the enhanced-authentication
 // specs use, and the data they send with it.
 func AuthMethod5() (method string, data []byte) {
-	return env(EnvAuthMethod, embedded.ChallengeMethod), []byte(os.Getenv(EnvAuthData))
+	if d := os.Getenv(EnvAuthData); d != "" {
+		data = []byte(d)
+	}
+	return env(EnvAuthMethod, embedded.ChallengeMethod), data
 }
 
 // AuthAnswer5 is a client's answer to the challenge of an AUTH 0x18 in
@@ -161,4 +164,59 @@ func (f *Framework) Websocket5(ctx context.Context, e Endpoint, subprotocols ...
 	w := f.Websocket(ctx, e, subprotocols...)
 	w.Raw.version = wire.V5
 	return w
+}
+
+// EnhancedAuth5 names the run's Authentication Method (AuthMethod5), with
+// its data, in a Client5's CONNECT; the client then answers the broker's
+// challenges (AUTH 0x18) itself, at CONNECT and on Reauthenticate.
+func EnhancedAuth5() Option5 {
+	method, data := AuthMethod5()
+	return func(s *Settings5) {
+		s.Properties = setProp(s.Properties, Prop(wire.PropAuthenticationMethod, method))
+		if len(data) > 0 {
+			s.Properties = setProp(s.Properties, Prop(wire.PropAuthenticationData, data))
+		}
+	}
+}
+
+// authReply is a Client5's answer to an AUTH, called under c.mu: an AUTH
+// 0x18 naming the run's Authentication Method gets the method's answer.
+// (A broker sends that challenge only to a client that named the method:
+// EnhancedAuth5.)
+func (c *Client5) authReply(p wire.Packet) []wire.Packet {
+	method, _ := AuthMethod5()
+	if m, _ := Props(p.Properties).Str(wire.PropAuthenticationMethod); p.ReasonCode != 0x18 || m != method {
+		return nil
+	}
+	challenge, _ := Props(p.Properties).Bytes(wire.PropAuthenticationData)
+	return []wire.Packet{AuthPacket5(0x18, method, AuthAnswer5(method, challenge))}
+}
+
+// Reauthenticate re-authenticates a client connected with EnhancedAuth5:
+// it sends AUTH 0x19 naming the method, answers the broker's challenges,
+// and waits (bounded by AckTimeout) for the broker's AUTH 0x00, which it
+// returns.
+func (c *Client5) Reauthenticate(ctx context.Context) (wire.Packet, error) {
+	conn, n, err := c.current("Reauthenticate")
+	if err != nil {
+		return wire.Packet{}, err
+	}
+	method, data := AuthMethod5()
+	c.mu.Lock()
+	since := len(c.inbox)
+	c.mu.Unlock()
+	if err := c.write(conn, AuthPacket5(0x19, method, data)); err != nil {
+		return wire.Packet{}, fmt.Errorf("%s: sending AUTH 0x19: %w", c.Name, err)
+	}
+	var done wire.Packet
+	err = c.wait(ctx, since, fmt.Sprintf("%s: no AUTH 0x00 (Success) ended its re-authentication", c.Name), func() (bool, error) {
+		for _, in := range c.inbox[since:] {
+			if in.Conn == n && in.Packet.Type == wire.AUTH && in.Packet.ReasonCode == 0 {
+				done = in.Packet
+				return true, nil
+			}
+		}
+		return false, c.gone(n, "during its re-authentication")
+	})
+	return done, err
 }
