@@ -465,6 +465,8 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 	case wire.PUBREL:
 		delete(c.unreleased, p.PacketID)
 		replies = append(replies, wire.PubComp(p.PacketID))
+	case wire.AUTH:
+		replies = append(replies, c.authReply(p)...) // client5auth.go
 	case wire.PUBACK, wire.PUBREC, wire.PUBCOMP, wire.SUBACK, wire.UNSUBACK:
 		if c.inUse[p.PacketID] {
 			c.got[p.PacketID] = append(c.got[p.PacketID], p)
