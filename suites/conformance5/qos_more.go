@@ -105,7 +105,7 @@ var _ = Describe("MQTT 5.0 UNSUBSCRIBE with deliveries under way", Label("subscr
 	f := New()
 
 	ConformanceIt("completes the QoS 1 and 2 deliveries under way when their subscription is deleted: the late PUBACK is taken and the late PUBREC answered with PUBREL",
-		Statements5("MQTT-3.10.4-3"), Catches("v5-unsubscribe-drops-inflight"), func(ctx SpecContext) {
+		Statements5("MQTT-3.10.4-3", "MQTT-4.1.0-1"), Catches("v5-unsubscribe-drops-inflight"), func(ctx SpecContext) {
 			topic := f.Topic("unsub")
 			sub := f.Client5(ctx, "sub", SessionExpiry(60))
 			sub.MustSubscribe(ctx, topic, 2, 0)
