@@ -83,7 +83,7 @@ var _ = Describe("MQTT 5.0 sessions", Label("sessions"), func() {
 		})
 
 	ConformanceIt("discards the stored session on Clean Start 1: Session Present 0 and the old subscription gone",
-		Statements5("MQTT-3.1.2-4", "MQTT-3.2.2-2"), Catches("v5-clean-start-ignored"), func(ctx SpecContext) {
+		Statements5("MQTT-3.1.2-4", "MQTT-3.2.2-2", "MQTT-3.1.4-4"), Catches("v5-clean-start-ignored"), func(ctx SpecContext) {
 			topic := f.Topic("state")
 			control := f.Client5(ctx, "control")
 			control.MustSubscribe(ctx, topic, 1, 0)

@@ -61,6 +61,8 @@ type Client5 struct {
 	unreleased map[uint16]bool     // QoS 2 ids delivered whose PUBREL has not come
 	duplicates int
 	hold       bool
+	holdComp   bool          // PUBCOMPs are withheld too (HoldCompletions)
+	ackCode    byte          // the reason code of its PUBACKs and PUBRECs (AnswerPublishes)
 	held       []wire.Packet // acknowledgements withheld on the current connection
 	problems   []string
 }
@@ -442,7 +444,7 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 		case p.QoS == 2 && c.unreleased[p.PacketID]:
 			c.duplicates++ // sent again before its PUBREL: not a new message
 		default:
-			if p.QoS == 2 {
+			if p.QoS == 2 && c.ackCode < 0x80 { // a refusing PUBREC ends the flow
 				c.unreleased[p.PacketID] = true
 			}
 			c.msgs = append(c.msgs, m)
@@ -451,9 +453,9 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 		var ack wire.Packet
 		switch p.QoS {
 		case 1:
-			ack = wire.PubAck(p.PacketID)
+			ack = wire.PubAck(p.PacketID, wire.Code(c.ackCode))
 		case 2:
-			ack = wire.PubRec(p.PacketID)
+			ack = wire.PubRec(p.PacketID, wire.Code(c.ackCode))
 		}
 		if ack.Type != 0 {
 			if c.hold {
@@ -464,7 +466,11 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 		}
 	case wire.PUBREL:
 		delete(c.unreleased, p.PacketID)
-		replies = append(replies, wire.PubComp(p.PacketID))
+		if c.hold && c.holdComp {
+			c.held = append(c.held, wire.PubComp(p.PacketID))
+		} else {
+			replies = append(replies, wire.PubComp(p.PacketID))
+		}
 	case wire.AUTH:
 		replies = append(replies, c.authReply(p)...) // client5auth.go
 	case wire.PUBACK, wire.PUBREC, wire.PUBCOMP, wire.SUBACK, wire.UNSUBACK:
@@ -890,6 +896,24 @@ func (c *Client5) HoldAcks() {
 	c.mu.Unlock()
 }
 
+// HoldCompletions makes the client withhold its PUBCOMPs as well while it
+// withholds acknowledgements: the broker's QoS 2 flows stop after its
+// PUBREL.
+func (c *Client5) HoldCompletions() {
+	c.mu.Lock()
+	c.hold, c.holdComp = true, true
+	c.mu.Unlock()
+}
+
+// AnswerPublishes makes the client answer the broker's QoS 1 and 2
+// PUBLISHes from now on with PUBACK and PUBREC reason code code (0x00 by
+// default; 0x80 or above refuses the message and ends its flow).
+func (c *Client5) AnswerPublishes(code byte) {
+	c.mu.Lock()
+	c.ackCode = code
+	c.mu.Unlock()
+}
+
 // ReleaseAcks sends the withheld acknowledgements, in order and in one
 // write, and answers at once again from now on.
 func (c *Client5) ReleaseAcks() error { return c.release(false) }
@@ -902,6 +926,7 @@ func (c *Client5) release(keepHolding bool) error {
 	c.mu.Lock()
 	held, conn := c.held, c.conn
 	c.held, c.hold = nil, keepHolding
+	c.holdComp = c.holdComp && keepHolding
 	c.mu.Unlock()
 	if conn == nil {
 		return fmt.Errorf("%s: releasing its withheld acknowledgements while not connected", c.Name)
