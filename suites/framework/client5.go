@@ -413,6 +413,9 @@ func (c *Client5) read(conn net.Conn, n int) {
 			c.connEnded(conn, n, err)
 			return
 		}
+		if c.spec != nil {
+			c.spec.noteV5Wire(c.Name, n, b)
+		}
 		p, _ := wire.Decode(b, wire.V5)
 		c.receive(conn, n, p, len(b))
 	}
@@ -1220,6 +1223,11 @@ func (f *Framework) Raw5(ctx context.Context, name string) *Raw {
 	ginkgo.GinkgoHelper()
 	r := f.Raw(ctx, name)
 	r.version = wire.V5
+	r.judge = func(b []byte) {
+		if r.level == wire.V5 { // a broker cannot tell how to answer a CONNECT of another level
+			f.noteV5Wire("raw "+name, 1, b)
+		}
+	}
 	return r
 }
 

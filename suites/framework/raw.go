@@ -21,7 +21,9 @@ type Raw struct {
 	Link    *proxy.Link
 	conn    net.Conn
 	version byte
-	answers owed // what the broker owes this connection (stall.go)
+	answers owed           // what the broker owes this connection (stall.go)
+	judge   func(b []byte) // judges each packet read (Raw5: the 5.0 encoding rule)
+	level   byte           // the protocol level of the last CONNECT written (connectLevel)
 }
 
 // dialRaw connects straight to the broker, over the target's transport.
@@ -94,6 +96,9 @@ func (r *Raw) Send(p wire.Packet) error {
 
 // Write writes bytes as they are.
 func (r *Raw) Write(b []byte) error {
+	if p, err := wire.Decode(b, r.version); err == nil && p.Type == wire.CONNECT {
+		r.level = connectLevel(p)
+	}
 	_ = r.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_, err := r.conn.Write(b)
 	return err
@@ -108,6 +113,9 @@ func (r *Raw) Read(d time.Duration) (wire.Packet, error) {
 			r.answers.end(1, time.Now(), true)
 		}
 		return wire.Packet{}, err
+	}
+	if r.judge != nil {
+		r.judge(b)
 	}
 	p, err := wire.Decode(b, r.version)
 	if err == nil {

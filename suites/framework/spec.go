@@ -29,6 +29,7 @@ type Framework struct {
 	retained map[string]bool // topics with retained messages to clear
 	done     time.Time       // when the spec's own steps ended, before its clean-up
 	sessions map[string]bool // client ids with persistent sessions to end
+	v5wire   *v5WireLog      // what broke the MQTT 5.0 encoding rules (v5rule.go)
 }
 
 // New returns a Framework and registers the set-up and clean-up of every
@@ -40,6 +41,7 @@ func New() *Framework {
 		// Cleanups run last in, first out: judgeV311 runs after end has
 		// closed the spec's connections.
 		ginkgo.DeferCleanup(f.judgeV311)
+		ginkgo.DeferCleanup(f.judgeV5)
 		ginkgo.DeferCleanup(f.end, ginkgo.NodeTimeout(60*time.Second))
 		ginkgo.DeferCleanup(f.specDone)
 		ginkgo.DeferOnFailure(func() {
@@ -74,6 +76,7 @@ func (f *Framework) begin() {
 	f.rec = history.NewRecorder()
 	f.links, f.clients, f.raws = nil, nil, nil
 	f.retained, f.sessions = map[string]bool{}, map[string]bool{}
+	f.v5wire = &v5WireLog{}
 }
 
 // History is what the spec's clients have recorded so far.
