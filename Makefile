@@ -40,7 +40,9 @@ SUITE   := bin/faultline.test
 TALLY   := bin/tally
 COMPARE := bin/compare
 PROGRESS := bin/progress
-GO_SRC  := $(shell find . -name '*.go' -not -path './bin/*' -not -path './out/*') go.mod go.sum
+# The binaries embed the broker profiles and the statement catalogs too.
+GO_SRC  := $(shell find . -name '*.go' -not -path './bin/*' -not -path './out/*') go.mod go.sum \
+	$(wildcard fixtures/brokers/*/profile.json fixtures/spec/*.tsv)
 
 GINKGO_RUN = $(GINKGO) run -p --procs=$(PROCS) --timeout=15m --poll-progress-after=60s \
 	--fail-on-pending --fail-on-empty $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)')

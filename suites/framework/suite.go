@@ -36,6 +36,7 @@ func Suite() bool {
 	// progress.go: progress.plan and progress.events, for people watching a long run.
 	watchProgress()
 	watchServing() // serving.go: a broker that stops serving fails the spec that saw it, and every later one as "not run"
+	watchV5()      // speaks5.go: the 5.0 half on a broker that does not speak 5.0 is "not supported", with its answer as evidence
 	return true
 }
 
