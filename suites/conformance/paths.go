@@ -256,7 +256,10 @@ func ptQueued(ctx SpecContext, f *Framework, r ptRoute) func() []Message {
 // ptResent: the subscriber (persistent session, raw, so that it can hold
 // back its PUBACKs) receives the messages and acknowledges none; its link
 // is cut, it comes back, and the broker must re-send them [MQTT-4.4.0-1]:
-// what comes after the reconnect.
+// what comes after the reconnect. A broker may keep fewer messages in
+// flight than were published (ejabberd keeps one per session): those it
+// held back come after the reconnect for the first time, DUP=0, and are
+// judged with the rest.
 func ptResent(ctx SpecContext, f *Framework, r ptRoute) func() []Message {
 	GinkgoHelper()
 	p := ConnectPacket()
@@ -286,22 +289,26 @@ func ptResent(ctx SpecContext, f *Framework, r ptRoute) func() []Message {
 	ptRouted(ctx, watcher, r, "a PUBLISH")
 	held, err := ptHold(first, 5*time.Second, len(r.match))
 	Expect(err).NotTo(HaveOccurred(), "the broker closed the subscriber's connection")
-	Expect(ptMessages(held)).To(HaveLen(len(r.match)), "before the cut the subscriber must get one PUBLISH per topic its filters match")
+	inFlight := ptMessages(held)
+	Expect(inFlight).NotTo(BeEmpty(), "before the cut the subscriber got no PUBLISH: nothing was in flight to re-send")
+	Expect(len(inFlight)).To(BeNumerically("<=", len(r.match)), "before the cut the subscriber got more PUBLISHes than topics its filters match: %v", inFlight)
 
 	first.Link.Cut()
 	again := f.Raw(ctx, "sub-again")
 	ack, err = again.Connect(p)
 	Expect(err).NotTo(HaveOccurred(), "the subscriber could not connect again")
 	Expect(ack.SessionPresent).To(BeTrue(), "the broker did not keep the subscriber's persistent session")
-	got, err := again.ReadAcking(5*time.Second, func(ps []wire.Packet) bool { return len(OfType(ps, wire.PUBLISH)) >= len(held) })
+	got, err := again.ReadAcking(5*time.Second, func(ps []wire.Packet) bool { return len(OfType(ps, wire.PUBLISH)) >= len(r.match) })
 	Expect(err).NotTo(HaveOccurred(), "the broker closed the subscriber's second connection")
 	more, err := again.ReadAcking(300*time.Millisecond, nil) // one too many would come now
 	Expect(err).NotTo(HaveOccurred(), "the broker closed the subscriber's second connection")
-	resent := ptMessages(append(got, more...))
-	for _, m := range resent {
-		Expect(m.Dup).To(BeTrue(), "%q came back with DUP=0, but it is a re-sent PUBLISH [MQTT-3.3.1-1]", m.Topic)
+	after := ptMessages(append(got, more...))
+	for _, m := range after {
+		if slices.ContainsFunc(inFlight, func(h Message) bool { return h.Topic == m.Topic && h.Payload == m.Payload }) {
+			Expect(m.Dup).To(BeTrue(), "%q came back with DUP=0, but it is a re-sent PUBLISH [MQTT-3.3.1-1]", m.Topic)
+		}
 	}
-	return func() []Message { return resent }
+	return func() []Message { return after }
 }
 
 // ptHold reads what the broker sends without acknowledging any PUBLISH,
