@@ -6,6 +6,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
 )
 
@@ -294,4 +298,113 @@ func (c *Client5) drained(payloads []string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.open && len(c.unreleased) == 0 && len(c.resume.flows) == 0
+}
+
+// InFlightPeak is the most QoS 1 and 2 PUBLISHes the broker had
+// unacknowledged towards the client at any moment of connection conn of
+// its link, as the link saw them: a PUBLISH counts from when it crossed
+// towards the client until the client's PUBACK, PUBREC or PUBCOMP for its
+// id crossed towards the broker. The broker sent each PUBLISH before the
+// link saw it and read each acknowledgement after, so the broker's own
+// count was never lower.
+func (c *Client5) InFlightPeak(conn int) int {
+	c.Link.Trace().Sync()
+	out := map[uint16]bool{}
+	peak := 0
+	for _, e := range c.Link.Trace().Entries() {
+		if e.Conn != conn || e.Kind != proxy.Passed {
+			continue
+		}
+		p := e.Packet
+		switch {
+		case e.Dir == proxy.FromBroker && p.Type == wire.PUBLISH && p.QoS > 0:
+			out[p.PacketID] = true
+			peak = max(peak, len(out))
+		case e.Dir == proxy.ToBroker && (p.Type == wire.PUBACK || p.Type == wire.PUBCOMP || p.Type == wire.PUBREC && p.ReasonCode >= 0x80):
+			delete(out, p.PacketID)
+		}
+	}
+	return peak
+}
+
+// Copies5 lists every PUBLISH of payload the broker sent the client that
+// reached it whole, in order, with the connection it came on.
+func (c *Client5) Copies5(payload string) []Inbound5 {
+	var out []Inbound5
+	for _, in := range c.Packets() {
+		if in.Packet.Type == wire.PUBLISH && string(in.Packet.Payload) == payload {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// ExpectResentAsSent checks that every copy of payload that came to sub on
+// a later connection than its first whole copy was a retransmission as
+// MQTT 5.0 says: DUP 1 and the packet id of the first [MQTT-3.3.1-1,
+// MQTT-4.4.0-1].
+func ExpectResentAsSent(sub *Client5, payload string) {
+	ginkgo.GinkgoHelper()
+	copies := sub.Copies5(payload)
+	if len(copies) == 0 {
+		return // judged by the history: it never came whole
+	}
+	first := copies[0]
+	for _, again := range copies[1:] {
+		if again.Conn == first.Conn {
+			continue
+		}
+		gomega.Expect(again.Packet.DUP).To(gomega.BeTrue(),
+			"%s: the broker sent %q again on connection %d with DUP 0; a PUBLISH sent again must carry DUP 1 [MQTT-3.3.1-1]", sub.Name, payload, again.Conn)
+		gomega.Expect(again.Packet.PacketID).To(gomega.Equal(first.Packet.PacketID),
+			"%s: the broker sent %q again on connection %d with packet id %d, not its own %d [MQTT-4.4.0-1]", sub.Name, payload, again.Conn, again.Packet.PacketID, first.Packet.PacketID)
+	}
+}
+
+// ExpectNoPublishAfterPubrec checks that once sub's PUBREC for payload had
+// been answered with the broker's PUBREL, the broker never sent payload's
+// PUBLISH again [MQTT-4.3.3-6]: the PUBREL is what it owes on a resumed
+// session.
+func ExpectNoPublishAfterPubrec(sub *Client5, payload string) {
+	ginkgo.GinkgoHelper()
+	copies := sub.Copies5(payload)
+	if len(copies) == 0 {
+		return
+	}
+	id := copies[0].Packet.PacketID
+	var pubrelAt time.Time
+	for _, in := range sub.Packets() {
+		if in.Packet.Type == wire.PUBREL && in.Packet.PacketID == id && in.At.After(copies[0].At) {
+			pubrelAt = in.At
+			break
+		}
+	}
+	if pubrelAt.IsZero() {
+		return // the PUBREL never came whole: the history judges the rest
+	}
+	for _, again := range copies[1:] {
+		gomega.Expect(again.At.Before(pubrelAt)).To(gomega.BeTrue(),
+			"%s: the broker sent %q's PUBLISH again on connection %d after it had sent its PUBREL: after PUBREC it owes only PUBREL [MQTT-4.3.3-6]", sub.Name, payload, again.Conn)
+	}
+}
+
+// ReleaseOneAck sends the oldest withheld acknowledgement alone and goes
+// on withholding the others and those of later PUBLISHes: a client that
+// takes its messages one at a time.
+func (c *Client5) ReleaseOneAck() error {
+	c.mu.Lock()
+	if len(c.held) == 0 {
+		c.mu.Unlock()
+		return fmt.Errorf("%s: no withheld acknowledgement to send", c.Name)
+	}
+	ack, conn := c.held[0], c.conn
+	c.held = c.held[1:]
+	c.mu.Unlock()
+	if conn == nil {
+		return fmt.Errorf("%s: sending a withheld acknowledgement while not connected", c.Name)
+	}
+	if err := c.write(conn, ack); err != nil {
+		return fmt.Errorf("%s: sending its withheld %s: %w", c.Name, ack, err)
+	}
+	return nil
 }
