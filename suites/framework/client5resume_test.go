@@ -115,3 +115,30 @@ func TestClient5StopsResumingWhenClosed(t *testing.T) {
 		t.Errorf("connections %d, connected %v after close", c.Connections(), c.Connected())
 	}
 }
+
+// On a resumed session the client sends again, in the order its flows
+// began, the PUBLISHes not yet acknowledged (DUP 1, same id) and the
+// PUBRELs of flows past their PUBREC; on a new session it abandons them.
+func TestClient5ResumeSessionResendsInOrder(t *testing.T) {
+	c := &Client5{Settings: Settings5{Resume: true}}
+	for _, p := range []wire.Packet{wire.Publish("t", 2, 7, "a"), wire.Publish("t", 1, 3, "b"), wire.Publish("t", 2, 5, "c")} {
+		c.resume.flows = append(c.resume.flows, &flow5{p: p})
+	}
+	c.settleFlow(wire.PubRec(7))
+	c.settleFlow(wire.PubRec(5).With(wire.Code(0x91))) // refused: the flow ends
+	got := c.resumeSession(true)
+	if len(got) != 2 || got[0].Type != wire.PUBREL || got[0].PacketID != 7 ||
+		got[1].Type != wire.PUBLISH || got[1].PacketID != 3 || !got[1].DUP {
+		t.Fatalf("sent again: %v, want PUBREL 7, then PUBLISH 3 with DUP 1", got)
+	}
+	c.settleFlow(wire.PubAck(3))
+	c.settleFlow(wire.PubComp(7))
+	if len(c.resume.flows) != 0 {
+		t.Fatalf("flows left after their final acknowledgements: %d", len(c.resume.flows))
+	}
+	f := &flow5{p: wire.Publish("t", 1, 9, "d")}
+	c.resume.flows = []*flow5{f}
+	if got := c.resumeSession(false); len(got) != 0 || !f.abandoned || len(c.resume.flows) != 0 {
+		t.Errorf("a new session: sent %v, abandoned %v, flows %d", got, f.abandoned, len(c.resume.flows))
+	}
+}
