@@ -81,15 +81,15 @@ var _ = Describe("MQTT 5.0 QoS handshakes cut at every step, with sessions that 
 		ConformanceEntry("QoS 1: cut in the middle of the PUBLISH", byte(1), proxy.Into(proxy.FromBroker, proxy.Publish(1), 5),
 			Statements5("MQTT-4.4.0-1", "MQTT-4.3.2-3"), Catches("no-redelivery")),
 		ConformanceEntry("QoS 1: cut after the PUBLISH, before the subscriber's PUBACK", byte(1), proxy.After(proxy.FromBroker, proxy.Publish(1)),
-			Statements5("MQTT-4.4.0-1", "MQTT-4.3.2-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-new-id")),
+			Statements5("MQTT-4.4.0-1", "MQTT-4.3.2-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-dup-cleared", "v5-resend-new-id")),
 		ConformanceEntry("QoS 1: the subscriber's PUBACK lost", byte(1), proxy.Before(proxy.ToBroker, proxy.PUBACK),
-			Statements5("MQTT-4.4.0-1", "MQTT-4.3.2-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-new-id")),
+			Statements5("MQTT-4.4.0-1", "MQTT-4.3.2-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-dup-cleared", "v5-resend-new-id")),
 		ConformanceEntry("QoS 2: cut in the middle of the PUBLISH", byte(2), proxy.Into(proxy.FromBroker, proxy.Publish(2), 5),
 			Statements5("MQTT-4.4.0-1", "MQTT-4.3.3-3"), Catches("no-redelivery")),
 		ConformanceEntry("QoS 2: cut after the PUBLISH, before the subscriber's PUBREC", byte(2), proxy.After(proxy.FromBroker, proxy.Publish(2)),
-			Statements5("MQTT-4.4.0-1", "MQTT-4.3.3-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-new-id")),
+			Statements5("MQTT-4.4.0-1", "MQTT-4.3.3-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-dup-cleared", "v5-resend-new-id")),
 		ConformanceEntry("QoS 2: the subscriber's PUBREC lost", byte(2), proxy.Before(proxy.ToBroker, proxy.PUBREC),
-			Statements5("MQTT-4.4.0-1", "MQTT-4.3.3-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-new-id")),
+			Statements5("MQTT-4.4.0-1", "MQTT-4.3.3-3", "MQTT-3.3.1-1"), Catches("no-redelivery", "no-dup-on-redelivery", "v5-resend-dup-cleared", "v5-resend-new-id")),
 		// The cut waits for the broker's PUBREL, which proves it read the
 		// PUBREC: bytes let through right before a cut may never reach the
 		// broker, and then re-sending the PUBLISH would be right.
