@@ -65,6 +65,7 @@ type Client5 struct {
 	ackCode    byte          // the reason code of its PUBACKs and PUBRECs (AnswerPublishes)
 	held       []wire.Packet // acknowledgements withheld on the current connection
 	problems   []string
+	resume     resumeState // the session a resuming client keeps (client5resume.go)
 }
 
 // Settings5 is what a Client5 sends in CONNECT.
@@ -75,6 +76,7 @@ type Settings5 struct {
 	Will       *wire.Will
 	Username   string
 	Password   string
+	Resume     bool // reconnect by itself and resume the session (Resume5)
 }
 
 // Inbound5 is one packet the client received.
@@ -243,12 +245,6 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 		o(&c.Settings)
 	}
 	s := c.Settings
-	c.mu.Lock()
-	if c.open {
-		c.mu.Unlock()
-		return wire.Packet{}, fmt.Errorf("%s: Connect while connected", c.Name)
-	}
-	c.mu.Unlock()
 	if c.spec != nil {
 		if expiry, _ := Props(s.Properties).Uint(wire.PropSessionExpiryInterval); c.ID != "" && (expiry > 0 || !s.CleanStart) {
 			c.spec.sessions[c.ID] = true // the janitor ends it
@@ -257,6 +253,18 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 			c.spec.Retained(s.Will.Topic)
 		}
 	}
+	return c.connect(ctx, s)
+}
+
+// connect opens a new connection with settings s and waits for the
+// CONNACK, as Connect does.
+func (c *Client5) connect(ctx context.Context, s Settings5) (wire.Packet, error) {
+	c.mu.Lock()
+	if c.open {
+		c.mu.Unlock()
+		return wire.Packet{}, fmt.Errorf("%s: Connect while connected", c.Name)
+	}
+	c.mu.Unlock()
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, AckTimeout())
 	conn, err := d.DialContext(dctx, "tcp", c.Link.Addr())
@@ -281,10 +289,11 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 		return wire.Packet{}, fmt.Errorf("%s: sending CONNECT: %w", c.Name, err)
 	}
 	var ack wire.Packet
+	var ackAt time.Time
 	err = c.wait(ctx, since, fmt.Sprintf("%s: no CONNACK for its CONNECT", c.Name), func() (bool, error) {
 		for _, in := range c.inbox[since:] {
 			if in.Conn == n && in.Packet.Type == wire.CONNACK {
-				ack = in.Packet
+				ack, ackAt = in.Packet, in.At
 				return true, nil
 			}
 		}
@@ -304,7 +313,11 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 	if s.KeepAlive > 0 {
 		go c.ping(conn, n, time.Duration(s.KeepAlive)*time.Second/2)
 	}
-	c.rec.Connected(c.Name, s.CleanStart, ack.SessionPresent)
+	// The history's clean session is one that starts new and ends with the
+	// connection: Clean Start 1 and no Session Expiry Interval. Recorded at
+	// the CONNACK's arrival, before what the broker sent after it.
+	expiry, _ := Props(s.Properties).Uint(wire.PropSessionExpiryInterval)
+	c.rec.ConnectedAt(ackAt, c.Name, s.CleanStart && expiry == 0, ack.SessionPresent)
 	return ack, nil
 }
 
@@ -440,6 +453,7 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 			if !p.SessionPresent {
 				clear(c.unreleased)
 			}
+			replies = append(replies, c.resumeSession(p.SessionPresent)...)
 		}
 	case wire.PUBLISH:
 		m := c.message(p, n, now)
@@ -485,6 +499,7 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 		if p.Type == wire.PUBREC && p.ReasonCode < 0x80 && c.inUse[p.PacketID] {
 			replies = append(replies, wire.PubRel(p.PacketID))
 		}
+		c.settleFlow(p)
 	}
 	c.signal()
 	c.mu.Unlock()
@@ -533,6 +548,7 @@ func (c *Client5) connEnded(conn net.Conn, n int, err error) {
 	_ = conn.Close()
 	if lost {
 		c.rec.Lost(c.Name, err)
+		c.resumeAfterLoss()
 	}
 }
 
@@ -617,6 +633,9 @@ func (c *Client5) PublishRetained(ctx context.Context, topic string, qos byte, p
 // same connection.
 func (c *Client5) PublishPacket(ctx context.Context, p wire.Packet) (wire.Packet, error) {
 	p.Type, p.PayloadSize = wire.PUBLISH, len(p.Payload)
+	if c.Settings.Resume && p.QoS > 0 {
+		return c.publishResuming(ctx, p)
+	}
 	what := fmt.Sprintf("PUBLISH %q QoS %d", p.Payload, p.QoS)
 	conn, n, err := c.current(what)
 	if err != nil {
@@ -855,6 +874,7 @@ func (c *Client5) dropConn(conn net.Conn) {
 
 // close ends the client at the end of the spec.
 func (c *Client5) close() {
+	c.stopResuming()
 	c.mu.Lock()
 	conn, open := c.conn, c.open
 	c.closing = true
