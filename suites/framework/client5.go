@@ -241,10 +241,12 @@ func reasonString(p wire.Packet) string {
 // applying opts to them, and waits for the CONNACK. It returns the CONNACK
 // (also a refusing one, with a *Refused5 error).
 func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, error) {
+	c.mu.Lock() // a resuming client's reconnect loop reads the settings too
 	for _, o := range opts {
 		o(&c.Settings)
 	}
 	s := c.Settings
+	c.mu.Unlock()
 	if c.spec != nil {
 		if expiry, _ := Props(s.Properties).Uint(wire.PropSessionExpiryInterval); c.ID != "" && (expiry > 0 || !s.CleanStart) {
 			c.spec.sessions[c.ID] = true // the janitor ends it

@@ -131,7 +131,9 @@ func (c *Client5) reconnect(ctx context.Context, cancel context.CancelFunc, done
 	defer cancel()
 	pause := 20 * time.Millisecond
 	for {
+		c.mu.Lock()
 		s := c.Settings
+		c.mu.Unlock()
 		s.CleanStart = false
 		_, err := c.connect(ctx, s)
 		c.mu.Lock()
