@@ -2,8 +2,8 @@ package conformance5
 
 import (
 	"fmt"
+	"slices"
 	"strings"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -13,7 +13,9 @@ import (
 )
 
 // Flow control: the broker keeps no more QoS 1 and 2 messages
-// unacknowledged towards a client than the client's Receive Maximum.
+// unacknowledged towards a client than the client's Receive Maximum. The
+// Receive Maximum is an upper bound only: a broker may keep fewer in flight
+// (ejabberd keeps one), and the spec judges only the bound.
 var _ = Describe("MQTT 5.0 flow control", Label("flow"), func() {
 	f := New()
 
@@ -29,21 +31,47 @@ var _ = Describe("MQTT 5.0 flow control", Label("flow"), func() {
 				pub.MustPublish(ctx, topic, 1, fmt.Sprint("m", i))
 			}
 
-			Eventually(func() int { return len(sub.Payloads()) }).WithContext(ctx).Should(BeNumerically(">=", window), "the subscriber got fewer messages than its Receive Maximum while it withheld its acknowledgements")
-			Consistently(sub.Payloads).WithContext(ctx).WithTimeout(500*time.Millisecond).Should(HaveLen(window),
-				"the broker sent more QoS 1 messages than the client's Receive Maximum of %d while none was acknowledged", window)
-
-			By("a full window holds back only PUBLISHes: a SUBSCRIBE is still answered")
-			_, err := sub.Subscribe(ctx, f.Topic("other"), 1, 0)
-			Expect(err).NotTo(HaveOccurred(), "the broker held back its SUBACK while the client's Receive Maximum window was full")
-
-			By("acknowledging the first two lets exactly two more come, while the client withholds the new acknowledgements")
-			Expect(sub.SendHeldAcks()).To(Succeed())
-			Eventually(func() int { return len(sub.Payloads()) }).WithContext(ctx).Should(BeNumerically(">=", 2*window), "no further messages came once the first %d were acknowledged", window)
-			Consistently(sub.Payloads).WithContext(ctx).WithTimeout(500*time.Millisecond).Should(HaveLen(2*window),
-				"after %d acknowledgements the broker sent more than %d further QoS 1 messages, so it had more unacknowledged than the client's Receive Maximum of %d", window, window, window)
+			// Twice the subscriber takes what the broker sends while it
+			// acknowledges nothing, then acknowledges all of it. What it holds
+			// unacknowledged at the end of a round the broker had outstanding
+			// at least: never above the window. The broker may keep fewer in
+			// flight; the spec asks only that some come, and more once the
+			// first are acknowledged.
+			var used []int
+			for round := range 2 {
+				held, err := sub.HeldWindow(ctx, sent)
+				if round == 0 {
+					Expect(err).NotTo(HaveOccurred(), "no message came to the subscriber while it withheld its acknowledgements")
+				} else {
+					Expect(err).NotTo(HaveOccurred(), "no further messages came once the first %d were acknowledged", used[0])
+				}
+				if round == 0 {
+					Expect(sub.Unacknowledged()).To(BeNumerically("<=", window),
+						"the broker had %d QoS 1 messages unacknowledged towards the subscriber (%v), more than its Receive Maximum of %d", sub.Unacknowledged(), payloads5(held), window)
+				} else {
+					Expect(sub.Unacknowledged()).To(BeNumerically("<=", window),
+						"after %d acknowledgements the broker sent %d further QoS 1 messages, so it had more unacknowledged than the client's Receive Maximum of %d (%v)", used[0], sub.Unacknowledged(), window, payloads5(held))
+				}
+				used = append(used, len(held))
+				if round == 0 {
+					By(fmt.Sprintf("with %d message(s) unacknowledged, as many as the broker keeps in flight, a SUBSCRIBE is still answered", len(held)))
+					_, err := sub.Subscribe(ctx, f.Topic("other"), 1, 0)
+					Expect(err).NotTo(HaveOccurred(), "the broker held back its SUBACK while QoS 1 messages to the client were unacknowledged")
+				}
+				Expect(sub.SendHeldAcks()).To(Succeed())
+			}
+			AddReportEntry("unacknowledged window", fmt.Sprintf("Receive Maximum %d; the broker sent %v messages per round of acknowledgements (at most %d in flight)", window, used, slices.Max(used)))
 		})
 })
+
+// payloads5 lists the payloads of ms.
+func payloads5(ms []Message5) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Payload)
+	}
+	return out
+}
 
 // Maximum Packet Size: a client says how large a packet it can take, and
 // the broker never sends it a larger one.

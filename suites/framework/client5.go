@@ -64,6 +64,7 @@ type Client5 struct {
 	holdComp   bool          // PUBCOMPs are withheld too (HoldCompletions)
 	ackCode    byte          // the reason code of its PUBACKs and PUBRECs (AnswerPublishes)
 	held       []wire.Packet // acknowledgements withheld on the current connection
+	acked      int           // messages received before the client last began or stopped withholding (HeldWindow)
 	problems   []string
 	resume     resumeState // the session a resuming client keeps (client5resume.go)
 }
@@ -917,7 +918,7 @@ func (c *Client5) Ping(ctx context.Context) error {
 // messages stay unacknowledged, to test its Receive Maximum.
 func (c *Client5) HoldAcks() {
 	c.mu.Lock()
-	c.hold = true
+	c.hold, c.acked = true, len(c.msgs)
 	c.mu.Unlock()
 }
 
@@ -950,7 +951,7 @@ func (c *Client5) SendHeldAcks() error { return c.release(true) }
 func (c *Client5) release(keepHolding bool) error {
 	c.mu.Lock()
 	held, conn := c.held, c.conn
-	c.held, c.hold = nil, keepHolding
+	c.held, c.hold, c.acked = nil, keepHolding, len(c.msgs)
 	c.holdComp = c.holdComp && keepHolding
 	c.mu.Unlock()
 	if conn == nil {
