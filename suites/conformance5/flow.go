@@ -64,6 +64,37 @@ var _ = Describe("MQTT 5.0 flow control", Label("flow"), func() {
 		})
 })
 
+var _ = Describe("MQTT 5.0 flow control", Label("flow"), func() {
+	f := New()
+
+	ConformanceIt("delivers every message queued behind a full Receive Maximum window once the client acknowledges: none is lost waiting",
+		Statements5("MQTT-4.5.0-1", "MQTT-4.9.0-2"), Catches("v5-flow-controlled-lost"), func(ctx SpecContext) {
+			const window, sent = 2, 8
+			topic := f.Topic("flow")
+			sub := f.Client5(ctx, "sub", ReceiveMaximum(window))
+			sub.MustSubscribe(ctx, topic, 1, 0)
+			sub.HoldAcks()
+			pub := f.Client5(ctx, "pub")
+			var want []string
+			for i := range sent {
+				want = append(want, fmt.Sprint("m", i))
+				pub.MustPublish(ctx, topic, 1, want[i])
+			}
+
+			// All eight are the broker's before the first is acknowledged:
+			// the window is full and the rest wait. Round after round the
+			// subscriber takes what comes and acknowledges it; each round
+			// must bring more until all have come.
+			for len(sub.Payloads()) < sent {
+				_, err := sub.HeldWindow(ctx, sent)
+				Expect(err).NotTo(HaveOccurred(), "after %d of %d messages (%v) the broker sent no more, though the client had acknowledged all it got: the rest were lost waiting for the window",
+					len(sub.Payloads()), sent, sub.Payloads())
+				Expect(sub.SendHeldAcks()).To(Succeed())
+			}
+			Expect(sub.Payloads()).To(ConsistOf(want), "each message once")
+		})
+})
+
 // payloads5 lists the payloads of ms.
 func payloads5(ms []Message5) []string {
 	var out []string
