@@ -63,6 +63,7 @@ type Client5 struct {
 	hold       bool
 	held       []wire.Packet // acknowledgements withheld on the current connection
 	problems   []string
+	resume     resumeState // the session a resuming client keeps (client5resume.go)
 }
 
 // Settings5 is what a Client5 sends in CONNECT.
@@ -73,6 +74,7 @@ type Settings5 struct {
 	Will       *wire.Will
 	Username   string
 	Password   string
+	Resume     bool // reconnect by itself and resume the session (Resume5)
 }
 
 // Inbound5 is one packet the client received.
@@ -241,12 +243,6 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 		o(&c.Settings)
 	}
 	s := c.Settings
-	c.mu.Lock()
-	if c.open {
-		c.mu.Unlock()
-		return wire.Packet{}, fmt.Errorf("%s: Connect while connected", c.Name)
-	}
-	c.mu.Unlock()
 	if c.spec != nil {
 		if expiry, _ := Props(s.Properties).Uint(wire.PropSessionExpiryInterval); c.ID != "" && (expiry > 0 || !s.CleanStart) {
 			c.spec.sessions[c.ID] = true // the janitor ends it
@@ -255,6 +251,18 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 			c.spec.Retained(s.Will.Topic)
 		}
 	}
+	return c.connect(ctx, s)
+}
+
+// connect opens a new connection with settings s and waits for the
+// CONNACK, as Connect does.
+func (c *Client5) connect(ctx context.Context, s Settings5) (wire.Packet, error) {
+	c.mu.Lock()
+	if c.open {
+		c.mu.Unlock()
+		return wire.Packet{}, fmt.Errorf("%s: Connect while connected", c.Name)
+	}
+	c.mu.Unlock()
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, AckTimeout())
 	conn, err := d.DialContext(dctx, "tcp", c.Link.Addr())
@@ -279,10 +287,11 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 		return wire.Packet{}, fmt.Errorf("%s: sending CONNECT: %w", c.Name, err)
 	}
 	var ack wire.Packet
+	var ackAt time.Time
 	err = c.wait(ctx, since, fmt.Sprintf("%s: no CONNACK for its CONNECT", c.Name), func() (bool, error) {
 		for _, in := range c.inbox[since:] {
 			if in.Conn == n && in.Packet.Type == wire.CONNACK {
-				ack = in.Packet
+				ack, ackAt = in.Packet, in.At
 				return true, nil
 			}
 		}
@@ -302,7 +311,11 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 	if s.KeepAlive > 0 {
 		go c.ping(conn, n, time.Duration(s.KeepAlive)*time.Second/2)
 	}
-	c.rec.Connected(c.Name, s.CleanStart, ack.SessionPresent)
+	// The history's clean session is one that starts new and ends with the
+	// connection: Clean Start 1 and no Session Expiry Interval. Recorded at
+	// the CONNACK's arrival, before what the broker sent after it.
+	expiry, _ := Props(s.Properties).Uint(wire.PropSessionExpiryInterval)
+	c.rec.ConnectedAt(ackAt, c.Name, s.CleanStart && expiry == 0, ack.SessionPresent)
 	return ack, nil
 }
 
@@ -435,6 +448,7 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 			if !p.SessionPresent {
 				clear(c.unreleased)
 			}
+			replies = append(replies, c.resumeSession(p.SessionPresent)...)
 		}
 	case wire.PUBLISH:
 		m := c.message(p, n, now)
@@ -474,6 +488,7 @@ func (c *Client5) receive(conn net.Conn, n int, p wire.Packet, size int) {
 		if p.Type == wire.PUBREC && p.ReasonCode < 0x80 && c.inUse[p.PacketID] {
 			replies = append(replies, wire.PubRel(p.PacketID))
 		}
+		c.settleFlow(p)
 	}
 	c.signal()
 	c.mu.Unlock()
@@ -522,6 +537,7 @@ func (c *Client5) connEnded(conn net.Conn, n int, err error) {
 	_ = conn.Close()
 	if lost {
 		c.rec.Lost(c.Name, err)
+		c.resumeAfterLoss()
 	}
 }
 
@@ -606,6 +622,9 @@ func (c *Client5) PublishRetained(ctx context.Context, topic string, qos byte, p
 // same connection.
 func (c *Client5) PublishPacket(ctx context.Context, p wire.Packet) (wire.Packet, error) {
 	p.Type, p.PayloadSize = wire.PUBLISH, len(p.Payload)
+	if c.Settings.Resume && p.QoS > 0 {
+		return c.publishResuming(ctx, p)
+	}
 	what := fmt.Sprintf("PUBLISH %q QoS %d", p.Payload, p.QoS)
 	conn, n, err := c.current(what)
 	if err != nil {
@@ -844,6 +863,7 @@ func (c *Client5) dropConn(conn net.Conn) {
 
 // close ends the client at the end of the spec.
 func (c *Client5) close() {
+	c.stopResuming()
 	c.mu.Lock()
 	conn, open := c.conn, c.open
 	c.closing = true
