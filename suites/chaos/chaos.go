@@ -1,5 +1,6 @@
 // Package chaos runs seeded chaos: publishers at every QoS and subscribers
-// with persistent and clean sessions exchange messages through links that
+// with persistent and clean sessions, MQTT 3.1.1 and 5.0 clients mixed on
+// one broker (mix5.go), exchange messages through links that
 // a seeded schedule hits with resets, packet cuts, blackholes, latency,
 // bandwidth limits, fragmentation and outages. Traffic (Publish), faults
 // (Plan, Inject) and validation (the history checker) are separate parts.
@@ -62,7 +63,6 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 			// The 5.0 clients on the same broker: every message crosses
 			// versions on its way to one subscriber or another.
 			mixed := Mix5(ctx, f, root)
-			defer mixed.Stop()
 			for _, c := range mixed.Clients() {
 				links[c.Name] = c.Link
 				versions[c.Name] = "5.0"
@@ -104,7 +104,6 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 			}
 			f.Drain(ctx, subs[2])
 			mixed.Drain(ctx, owed)
-			mixed.Stop()
 			v := f.Verdict()
 			summary := fmt.Sprintf("seed %d: %v of traffic and faults, %d faults, 3.1.1 %s; %s\n%s",
 				cfg.Seed, time.Since(start).Round(time.Millisecond), len(schedule.Events), acks(acked), mixed.Acks(acked5), v.Summary())
@@ -113,7 +112,7 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 			}
 			AddReportEntry("chaos summary", summary, ReportEntryVisibilityAlways)
 			AddReportEntry(reports.ChaosTimelineEntry, timeline(f.History(), start, schedule, versions), ReportEntryVisibilityNever) // the HTML report's chart
-			Expect(v).To(Hold(), func() string { return byVersion(v.Violations, versions) + "\n" + excerpts(f, v.Violations) })
+			Expect(v).To(Hold(), func() string { return excerpts(f, v.Violations) + byVersion(v.Violations, versions) })
 		})
 })
 

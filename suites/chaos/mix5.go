@@ -14,22 +14,23 @@ import (
 
 // Mix is the chaos run's 5.0 clients, beside its 3.1.1 ones on the same
 // broker: p1v5 publishes at QoS 1 and p2v5 at QoS 2; s1v5 (QoS 1) and s2v5
-// (QoS 2) subscribe to everything with persistent sessions (Session Expiry
-// Interval sessionSeconds). The mix is fixed, so the seed alone decides the
-// faults.
-//
-// p1v5 resumes its session after a cut; p2v5 starts a clean one (Clean
-// Start 1, no expiry), since Client5 cannot yet finish, on the next
-// connection, the QoS 2 flows a cut interrupted: a session the broker kept
-// would hold those packet ids forever.
+// (QoS 2) subscribe to everything. All four keep a persistent session
+// (Session Expiry Interval sessionSeconds) and resume it by themselves
+// after every cut (framework.Resume5): they reconnect with Clean Start 0
+// and send again, with DUP 1 and the same packet ids, the PUBLISHes and
+// PUBRELs the broker had not acknowledged. The mix is fixed, so the seed
+// alone decides the faults.
 type Mix struct {
 	f       *framework.Framework
 	pubs    []*framework.Client5
 	subs    []*framework.Client5
-	keepers []*Keeper
 	refused string // why there are no 5.0 clients
-	stopped bool
 }
+
+// sessionSeconds is the Session Expiry Interval of the run's 5.0 clients:
+// long enough to outlive every outage of the schedule. The janitor ends
+// the sessions after the spec.
+const sessionSeconds = 300
 
 // Mix5 connects the 5.0 clients and subscribes the subscribers to root/#.
 // A broker that does not speak 5.0 gets none, and the run says so.
@@ -37,42 +38,30 @@ func Mix5(ctx context.Context, f *framework.Framework, root string) *Mix {
 	ginkgo.GinkgoHelper()
 	m := &Mix{f: f}
 	for _, s := range []struct {
-		name       string
-		qos        byte
-		sub        bool
-		persistent bool
-	}{{"s2v5", 2, true, true}, {"s1v5", 1, true, true}, {"p1v5", 1, false, true}, {"p2v5", 2, false, false}} {
-		var opts []framework.Option5
-		if s.persistent {
-			// Clean Start 0 from the first connection: the client id is
-			// new, so the broker has no session for it, and the history
-			// (which records Clean Start as 3.1.1's clean session) sees
-			// a persistent session from the start.
-			opts = append(opts, framework.SessionExpiry(sessionSeconds), framework.CleanStart(false))
-		}
-		c := f.NewClient5(s.name, opts...)
+		name string
+		qos  byte
+		sub  bool
+	}{{"s2v5", 2, true}, {"s1v5", 1, true}, {"p1v5", 1, false}, {"p2v5", 2, false}} {
+		c := f.NewClient5(s.name, framework.SessionExpiry(sessionSeconds), framework.Resume5())
 		_, err := c.Connect(ctx)
 		var r *framework.Refused5
 		if errors.As(err, &r) && (r.Connack.ReasonCode == 0x84 || r.Connack.ReasonCode == 0x01) {
 			m.refused = fmt.Sprintf("no 5.0 clients: the broker answered a 5.0 CONNECT with CONNACK code 0x%02x", r.Connack.ReasonCode)
-			m.Stop()
 			m.pubs, m.subs = nil, nil
 			return m
 		}
 		gomega.Expect(err).NotTo(gomega.HaveOccurred())
-		filter := ""
-		if s.sub {
-			filter = root + "/#"
-			code, err := c.Subscribe(ctx, filter, s.qos, 0)
-			gomega.Expect(err).NotTo(gomega.HaveOccurred())
-			if code != s.qos {
-				framework.Unsupported(fmt.Sprintf("the broker granted a 5.0 subscription to %s reason code 0x%02x for QoS %d", filter, code, s.qos))
-			}
-			m.subs = append(m.subs, c)
-		} else {
+		if !s.sub {
 			m.pubs = append(m.pubs, c)
+			continue
 		}
-		m.keepers = append(m.keepers, Keep(ctx, c, s.persistent, filter, s.qos))
+		filter := root + "/#"
+		code, err := c.Subscribe(ctx, filter, s.qos, 0)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred())
+		if code != s.qos {
+			framework.Unsupported(fmt.Sprintf("the broker granted a 5.0 subscription to %s reason code 0x%02x for QoS %d", filter, code, s.qos))
+		}
+		m.subs = append(m.subs, c)
 	}
 	return m
 }
@@ -111,19 +100,8 @@ func (m *Mix) Drain(ctx context.Context, owed []string) {
 	}
 }
 
-// Stop stops reconnecting the 5.0 clients (again: nothing).
-func (m *Mix) Stop() {
-	if m.stopped {
-		return
-	}
-	m.stopped = true
-	for _, k := range m.keepers {
-		k.Stop()
-	}
-}
-
-// Acks says what the 5.0 publishers got acknowledged and how often the
-// keepers reconnected each client.
+// Acks says what the 5.0 publishers got acknowledged, and how often each
+// 5.0 client reconnected and sent something again.
 func (m *Mix) Acks(acked [][]string) string {
 	if m.refused != "" {
 		return m.refused
@@ -133,10 +111,10 @@ func (m *Mix) Acks(acked [][]string) string {
 		parts = append(parts, fmt.Sprintf("QoS %d: %d acknowledged", i+1, len(a)))
 	}
 	var again []string
-	for _, k := range m.keepers {
-		again = append(again, fmt.Sprintf("%s %d", k.c.Name, k.Reconnects()))
+	for _, c := range m.Clients() {
+		again = append(again, fmt.Sprintf("%s %d/%d", c.Name, c.Connections()-1, c.Resends()))
 	}
-	return fmt.Sprintf("5.0 %s; 5.0 reconnections: %s", strings.Join(parts, ", "), strings.Join(again, ", "))
+	return fmt.Sprintf("5.0 %s; 5.0 reconnections/resends: %s", strings.Join(parts, ", "), strings.Join(again, ", "))
 }
 
 func (m *Mix) String() string {
