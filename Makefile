@@ -58,7 +58,8 @@ help:
 	@echo "make scenario NAME=<name>   one of the course's connectivity scenarios, told step by step with its wire trace"
 	@echo "                   (no NAME: all of them): lost-before-publish lost-before-forward latest-value command-after-offline"
 	@echo "make client CLIENT='python3 my_client.py'   judge your own MQTT client program through a link ({host} {port} in the command, or MQTT_HOST/MQTT_PORT)"
-	@echo "make chaos         the chaos soak: seeded faults on every link for CHAOS_DURATION ($(CHAOS_DURATION)), CHAOS_MESSAGES ($(CHAOS_MESSAGES)) per publisher"
+	@echo "make chaos         the chaos soak: seeded faults on every link for CHAOS_DURATION ($(CHAOS_DURATION)), CHAOS_MESSAGES ($(CHAOS_MESSAGES)) per publisher,"
+	@echo "                   3.1.1 and 5.0 clients mixed on one broker; CHAOS_SEED=<n> replays a run (the seed is printed)"
 	@echo "make compare       conformance on every broker that starts here; side-by-side table in $(OUT)/compare/comparison.{md,html}"
 	@echo "make public-check  public mode leaves nothing behind: the suites in public mode on a local mosquitto, then a check"
 	@echo "make test          Faultline's own tests: unit tests, the suites on the embedded broker, the faulty-broker matrix"
@@ -138,9 +139,10 @@ client: $(CLIENT_SUITE)
 ## chaos: the chaos spec alone, soaking longer than in a conformance run.
 CHAOS_DURATION ?= 60s
 CHAOS_MESSAGES ?= 6000
+CHAOS_SEED ?=
 chaos: $(SUITE)
 	@mkdir -p $(OUT)/chaos; \
-	FAULTLINE_CHAOS_DURATION=$(CHAOS_DURATION) FAULTLINE_CHAOS_MESSAGES=$(CHAOS_MESSAGES) \
+	FAULTLINE_CHAOS_DURATION=$(CHAOS_DURATION) FAULTLINE_CHAOS_MESSAGES=$(CHAOS_MESSAGES) $(if $(CHAOS_SEED),FAULTLINE_CHAOS_SEED=$(CHAOS_SEED)) \
 	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/chaos) $(GINKGO) run -v --timeout=15m --fail-on-empty \
 		--label-filter=chaos --output-dir=$(OUT)/chaos --json-report=report.json $(SUITE)
 

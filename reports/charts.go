@@ -117,6 +117,9 @@ type ChaosTimeline struct {
 	Acked     []int         `json:"acked"`     // of those, acknowledged
 	Delivered []int         `json:"delivered"` // messages delivered to subscribers in each bucket
 	Faults    []FaultWindow `json:"faults"`
+	// Versions is each client's MQTT version ("3.1.1", "5.0"), by link
+	// name: the strips say which clients spoke which.
+	Versions map[string]string `json:"versions,omitempty"`
 }
 
 // FaultWindow is one fault on one link: From and To in seconds from the
@@ -183,7 +186,7 @@ func ChaosChart(c ChaosTimeline) template.HTML {
 		}
 	}
 	top := niceCeil(float64(peak) / c.Bucket * 1.1)
-	const left, right, plotH, stripH = 64, 120, 200, 16
+	const left, right, plotH, stripH = 96, 120, 200, 16
 	width := 900.0
 	plotW := width - left - right
 	height := 16 + plotH + 30 + float64(len(links))*stripH + 40
@@ -216,8 +219,12 @@ func ChaosChart(c ChaosTimeline) template.HTML {
 	}
 	for i, l := range links {
 		sy := stripTop + float64(i)*stripH
+		label := l
+		if v := c.Versions[l]; v != "" {
+			label += " · " + v
+		}
 		fmt.Fprintf(&b, `<text class="rowlbl" x="%d" y="%.1f" text-anchor="end">%s</text><line class="grid" x1="%d" y1="%.1f" x2="%.1f" y2="%.1f"/>`,
-			left-6, sy+11, esc(l), left, sy+stripH/2, left+plotW, sy+stripH/2)
+			left-6, sy+11, esc(label), left, sy+stripH/2, left+plotW, sy+stripH/2)
 		for _, f := range c.Faults {
 			if f.Link != l {
 				continue

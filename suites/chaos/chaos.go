@@ -1,5 +1,6 @@
 // Package chaos runs seeded chaos: publishers at every QoS and subscribers
-// with persistent and clean sessions exchange messages through links that
+// with persistent and clean sessions, MQTT 3.1.1 and 5.0 clients mixed on
+// one broker (mix5.go), exchange messages through links that
 // a seeded schedule hits with resets, packet cuts, blackholes, latency,
 // bandwidth limits, fragmentation and outages. Traffic (Publish), faults
 // (Plan, Inject) and validation (the history checker) are separate parts.
@@ -10,6 +11,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -50,16 +53,26 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 				f.Client(ctx, "p2", Persistent(), AutoReconnect()),
 			}
 			links := map[string]*proxy.Link{}
+			versions := map[string]string{}
 			var names []string
 			for _, c := range append(pubs, subs...) {
 				links[c.Name] = c.Link
+				versions[c.Name] = "3.1.1"
+				names = append(names, c.Name)
+			}
+			// The 5.0 clients on the same broker: every message crosses
+			// versions on its way to one subscriber or another.
+			mixed := Mix5(ctx, f, root)
+			for _, c := range mixed.Clients() {
+				links[c.Name] = c.Link
+				versions[c.Name] = "5.0"
 				names = append(names, c.Name)
 			}
 			sort.Strings(names)
 			schedule := Plan(cfg.Seed, names, cfg.Length)
 			AddReportEntry("chaos schedule", schedule.String(), ReportEntryVisibilityFailureOrVerbose)
-			fmt.Fprintf(GinkgoWriter, "chaos: seed %d (rerun with FAULTLINE_CHAOS_SEED=%d), %d messages per publisher over %v\n",
-				cfg.Seed, cfg.Seed, cfg.Messages, cfg.Length)
+			fmt.Fprintf(GinkgoWriter, "chaos: seed %d (rerun with FAULTLINE_CHAOS_SEED=%d), %d messages per publisher over %v; %s\n",
+				cfg.Seed, cfg.Seed, cfg.Messages, cfg.Length, mixed)
 
 			start := time.Now()
 			faults := make(chan []string, 1)
@@ -73,24 +86,33 @@ var _ = Describe("Chaos", Label("chaos"), func() {
 					acked[q] = Publish(ctx, p, fmt.Sprintf("%s/q%d", root, q), byte(q), fmt.Sprintf("q%d", q), cfg.Messages, cfg.Window, cfg.Length)
 				}()
 			}
+			acked5 := mixed.Publish(ctx, cfg, root)
 			for range pubs {
 				<-done
 			}
 			problems := <-faults
 			Expect(problems).To(BeEmpty(), "the fault injector could not apply every fault")
 
-			// Every QoS 1 and 2 message a persistent subscriber was owed.
+			// Every QoS 1 and 2 message a persistent subscriber was owed,
+			// whatever the version of its publisher.
 			owed := append(append([]string{}, acked[1]...), acked[2]...)
+			for _, a := range acked5 {
+				owed = append(owed, a...)
+			}
 			for _, s := range subs[:2] {
 				f.Drain(ctx, s, owed...)
 			}
 			f.Drain(ctx, subs[2])
+			mixed.Drain(ctx, owed)
 			v := f.Verdict()
-			summary := fmt.Sprintf("seed %d: %v of traffic and faults, %d faults, %s\n%s",
-				cfg.Seed, time.Since(start).Round(time.Millisecond), len(schedule.Events), acks(acked), v.Summary())
+			summary := fmt.Sprintf("seed %d: %v of traffic and faults, %d faults, 3.1.1 %s; %s\n%s",
+				cfg.Seed, time.Since(start).Round(time.Millisecond), len(schedule.Events), acks(acked), mixed.Acks(acked5), v.Summary())
+			if len(v.Violations) > 0 {
+				summary += "\n" + byVersion(v.Violations, versions)
+			}
 			AddReportEntry("chaos summary", summary, ReportEntryVisibilityAlways)
-			AddReportEntry(reports.ChaosTimelineEntry, timeline(f.History(), start, schedule), ReportEntryVisibilityNever) // the HTML report's chart
-			Expect(v).To(Hold(), func() string { return excerpts(f, v.Violations) })
+			AddReportEntry(reports.ChaosTimelineEntry, timeline(f.History(), start, schedule, versions), ReportEntryVisibilityNever) // the HTML report's chart
+			Expect(v).To(Hold(), func() string { return excerpts(f, v.Violations) + byVersion(v.Violations, versions) })
 		})
 })
 
@@ -100,6 +122,36 @@ func acks(acked [][]string) string {
 		parts = append(parts, fmt.Sprintf("QoS %d: %d acknowledged", q, len(a)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// byVersion counts each rule's violations by the MQTT versions of the
+// publisher and subscriber they name ("3.1.1 → 5.0": a 3.1.1 publisher's
+// message at a 5.0 subscriber; "wire → 5.0": a wire rule on a 5.0
+// client's link).
+func byVersion(vs []history.Violation, versions map[string]string) string {
+	count := map[string]map[string]int{}
+	for _, v := range vs {
+		from, to := versions[v.Publisher], versions[v.Subscriber]
+		if from == "" {
+			from = "wire" // a wire rule: no publisher
+		}
+		if to == "" {
+			to = "?"
+		}
+		if count[v.Rule] == nil {
+			count[v.Rule] = map[string]int{}
+		}
+		count[v.Rule][from+" → "+to]++
+	}
+	var rules []string
+	for _, r := range slices.Sorted(maps.Keys(count)) {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(count[r])) {
+			parts = append(parts, fmt.Sprintf("%s %d", k, count[r][k]))
+		}
+		rules = append(rules, fmt.Sprintf("%s: %s", r, strings.Join(parts, ", ")))
+	}
+	return "violations by publisher → subscriber version: " + strings.Join(rules, "; ")
 }
 
 // excerpts shows, for the first violations, the wire around the messages

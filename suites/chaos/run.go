@@ -135,6 +135,16 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 // most window in flight, spreading them over length. It returns the
 // payloads whose handshake completed.
 func Publish(ctx context.Context, c *framework.Client, topic string, qos byte, prefix string, n, window int, length time.Duration) []string {
+	return publishEach(ctx, prefix, n, window, length, func(payload string) func() bool {
+		p := c.PublishAsync(topic, qos, false, payload)
+		return func() bool { return waitLong(ctx, p) == nil }
+	})
+}
+
+// publishEach starts prefix-1..prefix-n in turn with send, spread over
+// length, at most window at once, and returns the payloads whose wait
+// (what send returned) said they were acknowledged.
+func publishEach(ctx context.Context, prefix string, n, window int, length time.Duration, send func(payload string) (wait func() bool)) []string {
 	var acked []string
 	var mu sync.Mutex
 	slots := make(chan struct{}, window)
@@ -153,12 +163,12 @@ func Publish(ctx context.Context, c *framework.Client, topic string, qos byte, p
 			break
 		}
 		payload := fmt.Sprintf("%s-%d", prefix, i)
-		p := c.PublishAsync(topic, qos, false, payload)
+		wait := send(payload)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			if waitLong(ctx, p) == nil {
+			if wait() {
 				mu.Lock()
 				acked = append(acked, payload)
 				mu.Unlock()

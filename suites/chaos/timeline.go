@@ -8,8 +8,9 @@ import (
 )
 
 // timeline counts the run's traffic per time bucket, from the start of the
-// traffic, and lists its faults: the HTML report's chaos chart.
-func timeline(h history.History, start time.Time, s Schedule) reports.ChaosTimeline {
+// traffic, and lists its faults and each client's MQTT version: the HTML
+// report's chaos chart.
+func timeline(h history.History, start time.Time, s Schedule, versions map[string]string) reports.ChaosTimeline {
 	offset := start.Sub(h.Base)
 	end := time.Duration(0)
 	for _, e := range h.Events {
@@ -21,7 +22,7 @@ func timeline(h history.History, start time.Time, s Schedule) reports.ChaosTimel
 	bucket := max(250*time.Millisecond, (end / 60).Round(50*time.Millisecond))
 	n := int(end/bucket) + 1
 	t := reports.ChaosTimeline{Seed: s.Seed, Bucket: bucket.Seconds(),
-		Published: make([]int, n), Acked: make([]int, n), Delivered: make([]int, n)}
+		Published: make([]int, n), Acked: make([]int, n), Delivered: make([]int, n), Versions: versions}
 	at := func(d time.Duration) int { return min(max(int((d-offset)/bucket), 0), n-1) }
 	for _, e := range h.Events {
 		switch e.Kind {

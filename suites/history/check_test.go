@@ -316,6 +316,9 @@ func TestRedeliveryWithoutDup(t *testing.T) {
 			h: build().conn("pub", 0, false, false).conn("sub", 0, true, false).sub("sub", "t/#", 1, 10).
 				pub("pub", "t/a", "p1-1", 1, 100, OutcomeAcked, 250).lost("pub", 105).conn("pub", 200, false, true).
 				recv("sub", "t/a", "p1-1", 1, 110).recv("sub", "t/a", "p1-1", 1, 210)},
+		{name: "publisher's link shows a retransmission its connection events missed",
+			h: setup(true, "t/#", 1).acked("pub", "t/a", "p1-1", 1, 100).arrive("pub", "p1-1", 1, 100).arrive("pub", "p1-1", 2, 200).
+				recv("sub", "t/a", "p1-1", 1, 110).recv("sub", "t/a", "p1-1", 1, 210)},
 		{name: "a new session may deliver again without DUP",
 			h: setup(true, "t/#", 1).acked("pub", "t/a", "p1-1", 1, 100).recv("sub", "t/a", "p1-1", 1, 110).
 				lost("sub", 120).conn("sub", 150, true, false).sub("sub", "t/#", 1, 160).recv("sub", "t/a", "p1-1", 1, 210)},

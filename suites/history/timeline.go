@@ -436,6 +436,8 @@ func (ix *index) mayRetransmit(p *pub) bool {
 		return false
 	case p.outcome != OutcomeAcked:
 		return true
+	case len(ix.arrivals[p.id]) > 1:
+		return true // its link shows it crossed whole to the broker more than once
 	}
 	c := ix.clients[p.client]
 	if c == nil || len(c.conns) == 0 {
