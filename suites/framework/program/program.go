@@ -355,3 +355,19 @@ func (c *capture) Lines() []string {
 	}
 	return out
 }
+
+// LinesSince are the lines of stdout the program began at or after t.
+func (p *Program) LinesSince(t time.Time) []string {
+	c := p.stdout
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, ls := range [][]line{c.head, c.tail} {
+		for _, l := range ls {
+			if !c.start.Add(l.at).Before(t) {
+				out = append(out, strings.TrimRight(string(l.text), "\n"))
+			}
+		}
+	}
+	return out
+}
