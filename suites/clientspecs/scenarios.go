@@ -22,7 +22,7 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 
 	// publisher tells what a publishing client does when its link drops
 	// at cut: does the message survive, re-sent, and how.
-	publisher := func(s framework.SpecContextStory, cut proxy.Cut, where string) {
+	publisher := func(s framework.SpecContextStory, cut proxy.Cut, where string, brokerHasIt bool) {
 		if declared("subscriber") {
 			Skip("not applicable: " + EnvRole + "=subscriber, so it publishes nothing")
 		}
@@ -31,9 +31,7 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		if err != nil {
 			Fail(err.Error())
 		}
-		first := c.awaitConnected(s)
-		s.Say("Your client connected %s after it started, with CleanSession=%d and keepalive %d s.",
-			ago(c.prog.Started(), first.connectAt), bit(first.connect.CleanStart), first.connect.KeepAlive)
+		c.awaitConnected(s)
 		c.until(s, watch(), func([]proxy.Entry) bool {
 			select {
 			case <-fault.Fired():
@@ -52,6 +50,10 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		if !ok {
 			Fail("the cut fired but the trace shows no connection it ended\n\ntrace:\n" + c.excerpt())
 		}
+		if hello := at.conn.connect; hello != nil {
+			s.Say("Your client sent CONNECT %s after it started, with CleanSession=%d and keepalive %d s.",
+				ago(c.prog.Started(), at.conn.connectAt), bit(hello.CleanStart), hello.KeepAlive)
+		}
 		p, sentAt, ok := at.victim()
 		if !ok {
 			Fail("the cut fired but Faultline finds no PUBLISH of the client it caught\n\ntrace:\n" + c.excerpt())
@@ -62,8 +64,10 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		if next == nil {
 			if p.QoS == 0 {
 				s.Say("The message was QoS 0, at most once: nothing promised it would survive.")
+			} else if brokerHasIt {
+				s.Say("The broker had it already, so it was not lost, but your client never learnt that; had it been lost, only a client that reconnects could re-send it.")
 			} else {
-				s.Say("Unless the broker had it already, the message was lost: only a client that reconnects can re-send it.")
+				s.Say("The message was lost: only a client that reconnects can re-send it.")
 			}
 			if !c.prog.Running() {
 				Skip("not applicable: the program ended without reconnecting (a one-shot program need not reconnect); re-sending is owed on a reconnect")
@@ -106,7 +110,7 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		framework.Statements("MQTT-4.4.0-1", "MQTT-3.3.1-1"), Catches("dup-flag-missing-on-resend"), SpecTimeout(bound),
 		func(s framework.SpecContextStory) {
 			publisher(s, proxy.Before(proxy.ToBroker, proxy.Packet(wire.PUBLISH)),
-				"the link dropped just before your publish reached the broker, so the broker never got it")
+				"the link dropped just before your publish reached the broker, so the broker never got it", false)
 		})
 
 	f.ScenarioIt("lost-before-puback",
@@ -114,7 +118,7 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		framework.Statements("MQTT-4.4.0-1", "MQTT-3.3.1-1"), Catches("dup-flag-missing-on-resend"), SpecTimeout(bound),
 		func(s framework.SpecContextStory) {
 			publisher(s, proxy.Before(proxy.FromBroker, proxy.Packet(wire.PUBACK)),
-				"the broker got it and answered PUBACK, but the link dropped before the PUBACK reached your client, so your client cannot know it arrived")
+				"the broker got it and answered PUBACK, but the link dropped before the PUBACK reached your client, so your client cannot know it arrived", true)
 		})
 
 	f.ScenarioIt("lost-mid-publish",
@@ -122,7 +126,7 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		framework.Statements("MQTT-4.4.0-1", "MQTT-3.3.1-1"), Catches("dup-flag-missing-on-resend"), SpecTimeout(bound),
 		func(s framework.SpecContextStory) {
 			publisher(s, proxy.Into(proxy.ToBroker, proxy.Packet(wire.PUBLISH), 3),
-				"the link dropped 3 bytes into it, so the broker got a torn packet and none of the message")
+				"the link dropped 3 bytes into it, so the broker got a torn packet and none of the message", false)
 		})
 
 	f.ScenarioIt("lost-before-forward",
@@ -194,6 +198,7 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 				}
 				s.Say("Your client subscribed again %s after it reconnected, so it gets the next readings.", ago(next.connackAt, when))
 			}
+			c.until(s, time.Second, func([]proxy.Entry) bool { return c.printed(payload, c.prog.Started()) > 0 }) // printing may trail the wire
 			if n := c.printed(payload, c.prog.Started()); n > 0 {
 				s.Say("Your program printed the reading %s.", times(n))
 			}
@@ -264,6 +269,7 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 			}
 			s.Say("Your subscriber got the latest value %q from the retained message (RETAIN=%d) %s after it subscribed again.",
 				latest, bit(got.Packet.Retain), ago(when, got.At))
+			c.until(s, time.Second, func([]proxy.Entry) bool { return c.printed(latest, lost) > 0 }) // printing may trail the wire
 			if n := c.printed(latest, lost); n > 0 {
 				s.Say("Your program printed it %s after the link came back.", times(n))
 			}

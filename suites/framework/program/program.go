@@ -92,6 +92,11 @@ func Start(o Options) (*Program, error) {
 // simple says whether a command line is one command with arguments,
 // which the shell can replace by exec.
 func simple(line string) bool {
+	words := strings.Fields(line)
+	// "NAME=value cmd": exec would take the assignment for the command.
+	if len(words) == 0 || strings.Contains(words[0], "=") {
+		return false
+	}
 	return !strings.ContainsAny(line, ";&|<>()`$\n\\") && !strings.HasPrefix(strings.TrimSpace(line), "exec ")
 }
 

@@ -55,3 +55,22 @@ func TestKeepsTheHeadAndTailOfAFlood(t *testing.T) {
 		t.Errorf("kept %d bytes:\n%s", len(out), out)
 	}
 }
+
+func TestRunsACommandWithAnAssignmentInFront(t *testing.T) {
+	p, err := Start(Options{Command: "GREETING=hi printenv GREETING"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Wait(5 * time.Second) {
+		t.Fatal("printenv did not end")
+	}
+	if got := p.Lines(); len(got) != 1 || got[0] != "hi" || p.Status() != "exit status 0" {
+		t.Errorf("stdout %q, status %q, stderr %q", got, p.Status(), p.Stderr())
+	}
+	if got := p.LinesSince(p.Started()); len(got) != 1 {
+		t.Errorf("lines since the start: %q", got)
+	}
+	if got := p.LinesSince(time.Now().Add(time.Hour)); len(got) != 0 {
+		t.Errorf("lines since a later time: %q", got)
+	}
+}
