@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,8 +69,10 @@ func Start(o Options) (*Program, error) {
 	line := p.Command
 	if simple(line) {
 		// The program itself, not a shell waiting for it, gets the
-		// signals and is the process waited for.
-		line = "exec " + line
+		// signals and is the process waited for. Assignments in front
+		// (NAME=value cmd) stay in front: "NAME=value exec cmd".
+		prefix := assignments.FindString(line)
+		line = prefix + "exec " + line[len(prefix):]
 	}
 	p.cmd = exec.Command("/bin/sh", "-c", line)
 	p.cmd.Dir = o.Dir
@@ -92,13 +95,12 @@ func Start(o Options) (*Program, error) {
 // simple says whether a command line is one command with arguments,
 // which the shell can replace by exec.
 func simple(line string) bool {
-	words := strings.Fields(line)
-	// "NAME=value cmd": exec would take the assignment for the command.
-	if len(words) == 0 || strings.Contains(words[0], "=") {
-		return false
-	}
 	return !strings.ContainsAny(line, ";&|<>()`$\n\\") && !strings.HasPrefix(strings.TrimSpace(line), "exec ")
 }
+
+// assignments matches the NAME=value words (unquoted) in front of a
+// command line.
+var assignments = regexp.MustCompile(`^\s*(?:[A-Za-z_][A-Za-z0-9_]*=[^\s'"]*\s+)*`)
 
 // orphanWait bounds how long the program counts as running after its
 // shell ended while other processes of its group live on.

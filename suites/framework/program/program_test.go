@@ -1,6 +1,8 @@
 package program
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +74,27 @@ func TestRunsACommandWithAnAssignmentInFront(t *testing.T) {
 	}
 	if got := p.LinesSince(time.Now().Add(time.Hour)); len(got) != 0 {
 		t.Errorf("lines since a later time: %q", got)
+	}
+}
+
+func TestExecsTheProgramAfterItsAssignments(t *testing.T) {
+	p, err := Start(Options{Command: "A=1 sleep 5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(time.Second)
+	// exec: the process Faultline started and signals is sleep itself,
+	// not a shell waiting for it.
+	got := ""
+	for deadline := time.Now().Add(2 * time.Second); got != "sleep" && time.Now().Before(deadline); {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.cmd.Process.Pid))
+		if err != nil {
+			t.Skip("no /proc here:", err)
+		}
+		got = strings.TrimSpace(string(comm))
+		time.Sleep(10 * time.Millisecond) // polling: nothing tells when the shell has exec'd
+	}
+	if got != "sleep" {
+		t.Errorf("the started process is %q, want sleep", got)
 	}
 }
