@@ -57,6 +57,8 @@ help:
 	@echo "                   brokers: $(BROKERS)"
 	@echo "make scenario NAME=<name>   one of the course's connectivity scenarios, told step by step with its wire trace"
 	@echo "                   (no NAME: all of them): lost-before-publish lost-before-forward latest-value command-after-offline"
+	@echo "                   CLIENT='python3 my_client.py': your program instead of Faultline's own client, in lost-before-publish"
+	@echo "                   lost-before-puback lost-mid-publish lost-before-forward latest-value, told about your code"
 	@echo "make client CLIENT='python3 my_client.py'   judge your own MQTT client program through a link ({host} {port} in the command, or MQTT_HOST/MQTT_PORT)"
 	@echo "make chaos         the chaos soak: seeded faults on every link for CHAOS_DURATION ($(CHAOS_DURATION)), CHAOS_MESSAGES ($(CHAOS_MESSAGES)) per publisher,"
 	@echo "                   3.1.1 and 5.0 clients mixed on one broker; CHAOS_SEED=<n> replays a run (the seed is printed)"
@@ -110,19 +112,30 @@ suite: $(PROGRESS)
 
 ## scenario: one connectivity scenario (NAME=...), or all of them, against
 ## the target; each tells what happened and shows the wire.
+## With CLIENT='python3 my_client.py' the scenarios that make sense for a
+## client run that program through the link instead of Faultline's own
+## client (suites/clientspecs/scenarios.go) and tell what it did.
 NAME ?=
+CLIENT ?=
+CLIENT_SUITE := bin/faultline-client.test
+ifneq ($(strip $(CLIENT)),)
+scenario: export FAULTLINE_CLIENT = $(CLIENT)
+scenario: $(CLIENT_SUITE)
+	@mkdir -p $(OUT)/scenario; \
+	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/scenario) $(GINKGO) run -v --no-color --timeout=10m --fail-on-empty \
+		--label-filter='$(if $(NAME),scenario:$(NAME),scenario)' --output-dir=$(OUT)/scenario --json-report=report.json $(CLIENT_SUITE)
+else
 scenario: $(SUITE)
 	@mkdir -p $(OUT)/scenario; \
 	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/scenario) $(GINKGO) run -v --no-color --timeout=10m --fail-on-empty \
 		--label-filter='$(if $(NAME),scenario:$(NAME),scenario)' --output-dir=$(OUT)/scenario --json-report=report.json $(SUITE)
+endif
 
 ## client: judge a client program (CLIENT='python3 my_client.py') through a
 ## link: {host} {port} {url} {id} {topic} in it are substituted and
 ## MQTT_HOST MQTT_PORT MQTT_URL MQTT_CLIENT_ID MQTT_TOPIC are in its
 ## environment (suites/clientspecs). One spec at a time: a client may use
 ## a fixed client id or topic. CLIENT_ROLE=publisher|subscriber|both.
-CLIENT ?=
-CLIENT_SUITE := bin/faultline-client.test
 $(CLIENT_SUITE): $(GO_SRC)
 	@mkdir -p bin
 	go test -c -o $@ ./suites/clients
@@ -132,7 +145,7 @@ client: $(CLIENT_SUITE)
 	@if [[ -z "$$FAULTLINE_CLIENT" ]]; then echo "make client CLIENT='python3 my_client.py'  (a command line; {host} {port} {url} {id} {topic} are substituted)"; exit 2; fi; \
 	mkdir -p $(OUT)/client; rm -f $(OUT)/client/summary.txt; rc=0; \
 	FAULTLINE_REPORT_DIR=$(abspath $(OUT)/client) $(GINKGO) run -v --no-color --timeout=20m --fail-on-empty \
-		$(if $(LABELS),--label-filter='$(LABELS)') --output-dir=$(OUT)/client --json-report=report.json $(CLIENT_SUITE) || rc=$$?; \
+		--label-filter='$(if $(LABELS),$(LABELS),!scenario)' --output-dir=$(OUT)/client --json-report=report.json $(CLIENT_SUITE) || rc=$$?; \
 	cat $(OUT)/client/summary.txt 2>/dev/null || echo "faultline: the run ended before writing its summary (exit $${rc:-0})"; \
 	exit $${rc:-0}
 

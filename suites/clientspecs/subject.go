@@ -47,6 +47,12 @@ const (
 	EnvMaxKeepAlive = "FAULTLINE_CLIENT_MAX_KEEPALIVE"
 	// EnvReconnect bounds the wait for a reconnect (default 15s).
 	EnvReconnect = "FAULTLINE_CLIENT_RECONNECT"
+	// EnvEcho is the topic the client publishes onward every message its
+	// application receives ({topic} and {id} substituted; in the
+	// program's environment as MQTT_ECHO_TOPIC). When set, the QoS 2
+	// exactly-once spec counts those publishes on the wire instead of
+	// the lines the program prints.
+	EnvEcho = "CLIENT_ECHO"
 )
 
 // DefectLabel is the label key naming the defects of the faulty client
@@ -96,6 +102,7 @@ type subject struct {
 	prog    *program.Program
 	id      string
 	topic   string
+	echo    string        // CLIENT_ECHO, substituted ("" when unset)
 	changed chan struct{} // a trace entry was added
 }
 
@@ -123,6 +130,10 @@ func launch(f *framework.Framework) *subject {
 	var env []string
 	for k, name := range map[string]string{"host": "MQTT_HOST", "port": "MQTT_PORT", "url": "MQTT_URL", "id": "MQTT_CLIENT_ID", "topic": "MQTT_TOPIC"} {
 		env = append(env, name+"="+vars[k])
+	}
+	if echo := strings.TrimSpace(os.Getenv(EnvEcho)); echo != "" {
+		s.echo = program.Substitute(echo, vars)
+		env = append(env, "MQTT_ECHO_TOPIC="+s.echo)
 	}
 	p, err := program.Start(program.Options{Command: cmd, Vars: vars, Env: env})
 	if err != nil {

@@ -3,3 +3,7 @@
 // checks what MQTT promises and ends with a plain-language account of what
 // happened on the wire and why.
 package scenarios
+
+// With CLIENT set (make scenario CLIENT='python3 my_client.py'), the
+// scenarios that make sense for a client run the student's program
+// instead of Faultline's own client: suites/clientspecs/scenarios.go.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,8 +69,10 @@ func Start(o Options) (*Program, error) {
 	line := p.Command
 	if simple(line) {
 		// The program itself, not a shell waiting for it, gets the
-		// signals and is the process waited for.
-		line = "exec " + line
+		// signals and is the process waited for. Assignments in front
+		// (NAME=value cmd) stay in front: "NAME=value exec cmd".
+		prefix := assignments.FindString(line)
+		line = prefix + "exec " + line[len(prefix):]
 	}
 	p.cmd = exec.Command("/bin/sh", "-c", line)
 	p.cmd.Dir = o.Dir
@@ -94,6 +97,10 @@ func Start(o Options) (*Program, error) {
 func simple(line string) bool {
 	return !strings.ContainsAny(line, ";&|<>()`$\n\\") && !strings.HasPrefix(strings.TrimSpace(line), "exec ")
 }
+
+// assignments matches the NAME=value words (unquoted) in front of a
+// command line.
+var assignments = regexp.MustCompile(`^\s*(?:[A-Za-z_][A-Za-z0-9_]*=[^\s'"]*\s+)*`)
 
 // orphanWait bounds how long the program counts as running after its
 // shell ended while other processes of its group live on.
@@ -351,6 +358,22 @@ func (c *capture) Lines() []string {
 	for _, ls := range [][]line{c.head, c.tail} {
 		for _, l := range ls {
 			out = append(out, strings.TrimRight(string(l.text), "\n"))
+		}
+	}
+	return out
+}
+
+// LinesSince are the lines of stdout the program began at or after t.
+func (p *Program) LinesSince(t time.Time) []string {
+	c := p.stdout
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, ls := range [][]line{c.head, c.tail} {
+		for _, l := range ls {
+			if !c.start.Add(l.at).Before(t) {
+				out = append(out, strings.TrimRight(string(l.text), "\n"))
+			}
 		}
 	}
 	return out

@@ -1,6 +1,8 @@
 package program
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +55,46 @@ func TestKeepsTheHeadAndTailOfAFlood(t *testing.T) {
 	out := p.Stdout()
 	if !strings.Contains(out, "line0\n") || !strings.Contains(out, "line2999\n") || !strings.Contains(out, "bytes left out") || len(out) > 3000 {
 		t.Errorf("kept %d bytes:\n%s", len(out), out)
+	}
+}
+
+func TestRunsACommandWithAnAssignmentInFront(t *testing.T) {
+	p, err := Start(Options{Command: "GREETING=hi printenv GREETING"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Wait(5 * time.Second) {
+		t.Fatal("printenv did not end")
+	}
+	if got := p.Lines(); len(got) != 1 || got[0] != "hi" || p.Status() != "exit status 0" {
+		t.Errorf("stdout %q, status %q, stderr %q", got, p.Status(), p.Stderr())
+	}
+	if got := p.LinesSince(p.Started()); len(got) != 1 {
+		t.Errorf("lines since the start: %q", got)
+	}
+	if got := p.LinesSince(time.Now().Add(time.Hour)); len(got) != 0 {
+		t.Errorf("lines since a later time: %q", got)
+	}
+}
+
+func TestExecsTheProgramAfterItsAssignments(t *testing.T) {
+	p, err := Start(Options{Command: "A=1 sleep 5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(time.Second)
+	// exec: the process Faultline started and signals is sleep itself,
+	// not a shell waiting for it.
+	got := ""
+	for deadline := time.Now().Add(2 * time.Second); got != "sleep" && time.Now().Before(deadline); {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.cmd.Process.Pid))
+		if err != nil {
+			t.Skip("no /proc here:", err)
+		}
+		got = strings.TrimSpace(string(comm))
+		time.Sleep(10 * time.Millisecond) // polling: nothing tells when the shell has exec'd
+	}
+	if got != "sleep" {
+		t.Errorf("the started process is %q, want sleep", got)
 	}
 }
