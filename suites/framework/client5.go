@@ -63,6 +63,7 @@ type Client5 struct {
 	hold       bool
 	held       []wire.Packet // acknowledgements withheld on the current connection
 	problems   []string
+	answers    owed // what the broker owes the client, off its link (client5stall.go)
 }
 
 // Settings5 is what a Client5 sends in CONNECT.
@@ -279,7 +280,7 @@ func (c *Client5) Connect(ctx context.Context, opts ...Option5) (wire.Packet, er
 		return wire.Packet{}, fmt.Errorf("%s: sending CONNECT: %w", c.Name, err)
 	}
 	var ack wire.Packet
-	err = c.wait(ctx, since, fmt.Sprintf("%s: no CONNACK for its CONNECT", c.Name), func() (bool, error) {
+	err = c.waitAnswer(ctx, since, wire.CONNACK, 0, fmt.Sprintf("%s: no CONNACK for its CONNECT", c.Name), func() (bool, error) {
 		for _, in := range c.inbox[since:] {
 			if in.Conn == n && in.Packet.Type == wire.CONNACK {
 				ack = in.Packet
@@ -568,7 +569,7 @@ func (c *Client5) freeID(id uint16) {
 // connection n.
 func (c *Client5) awaitAck(ctx context.Context, since, n int, id uint16, t wire.Type, what string) (wire.Packet, error) {
 	var ack wire.Packet
-	err := c.wait(ctx, since, fmt.Sprintf("%s: no %s for %s", c.Name, t, what), func() (bool, error) {
+	err := c.waitAnswer(ctx, since, t, id, fmt.Sprintf("%s: no %s for %s", c.Name, t, what), func() (bool, error) {
 		for _, p := range c.got[id] {
 			if p.Type == t {
 				ack = p
@@ -869,7 +870,7 @@ func (c *Client5) Ping(ctx context.Context) error {
 	if err := c.write(conn, wire.PingReq()); err != nil {
 		return fmt.Errorf("%s: sending PINGREQ: %w", c.Name, err)
 	}
-	return c.wait(ctx, since, fmt.Sprintf("%s: no PINGRESP for its PINGREQ", c.Name), func() (bool, error) {
+	return c.waitAnswer(ctx, since, wire.PINGRESP, 0, fmt.Sprintf("%s: no PINGRESP for its PINGREQ", c.Name), func() (bool, error) {
 		for _, in := range c.inbox[since:] {
 			if in.Conn == n && in.Packet.Type == wire.PINGRESP {
 				return true, nil
@@ -1041,6 +1042,7 @@ func (c *Client5) AwaitClosed(ctx context.Context) (wire.Packet, bool, error) {
 // observe follows the client's link and records the packets that crossed
 // it in the spec's history, as the 3.1.1 clients do.
 func (c *Client5) observe(e proxy.Entry) {
+	c.answers.track(e)
 	p := e.Packet
 	from := e.Dir == proxy.FromBroker
 	switch {

@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/faultline-mqtt/faultline/proxy/wire"
 	"github.com/faultline-mqtt/faultline/reports"
 )
 
@@ -105,6 +106,14 @@ func watchServing() {
 			if up {
 				return
 			}
+			if silent, ok := silentConnack(cause); ok {
+				// It took the connection and the CONNECT: not down, but
+				// withholding CONNACK (stall.go counts it; the spec's own
+				// failure says what it saw).
+				fmt.Fprintln(ginkgo.GinkgoWriter, silent)
+				recordMissing(wire.CONNACK, "serving probe after "+spec.FullText())
+				return
+			}
 			mine := brokerDown{After: spec.FullText(), Process: ginkgo.GinkgoParallelProcess(), At: time.Now(), Cause: cause}
 			d := recordDown(mine)
 			if d.Process != mine.Process || d.After != mine.After {
@@ -137,13 +146,23 @@ func watchServing() {
 }
 
 // stillServing probes the broker until it accepts a connection or
-// servingGrace has passed; it returns the last error.
+// servingGrace has passed; it returns the last error. A broker that takes
+// the connection and the CONNECT but answers nothing within the
+// acknowledgement bound is not probed again: it serves (silentConnack).
 func stillServing(ctx context.Context) (string, bool) {
 	deadline := time.Now().Add(servingGrace)
 	for {
-		err := current.Target.Probe(ctx, current.clientID())
+		pctx, cancel := context.WithTimeout(ctx, min(servingGrace, max(ackTimeout(), time.Second)))
+		if bound, why := answerBound(wire.CONNACK); why != "" {
+			pctx, cancel = context.WithTimeout(ctx, 2*bound) // the run has seen it withheld already
+		}
+		err := current.Target.Probe(pctx, current.clientID())
+		cancel()
 		if err == nil {
 			return "", true
+		}
+		if errors.Is(err, errSilentConnack) {
+			return silentPrefix + err.Error(), false
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return err.Error(), false
@@ -153,6 +172,21 @@ func stillServing(ctx context.Context) (string, bool) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// silentPrefix marks the cause of a probe that connected and sent
+// CONNECT, to which the broker answered nothing.
+const silentPrefix = "silent: "
+
+// silentConnack says whether cause, from stillServing, is a broker that
+// took the probe's connection and CONNECT but sent no CONNACK, and in
+// what words: it is withholding CONNACK, not down.
+func silentConnack(cause string) (string, bool) {
+	rest, ok := strings.CutPrefix(cause, silentPrefix)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("the broker still takes connections, but a new client's CONNECT got no CONNACK (%s): %s, not down", rest, missingPhrase(wire.CONNACK)), true
 }
 
 // recordDown writes d as the run's "down" record unless another process

@@ -91,6 +91,19 @@ func answerBound(t wire.Type) (time.Duration, string) {
 	return d, ""
 }
 
+// stalledLimit cuts limit, a wait's bound whatever happens (the request
+// may not have crossed, or a fault excused its answer), when the run has
+// found one of the answers the wait needs withheld in several specs
+// already: then the wait lasts at most twice stallGrace, and why says so.
+func stalledLimit(limit time.Duration, answers ...wire.Type) (time.Duration, string) {
+	for _, t := range answers {
+		if b, why := answerBound(t); why != "" {
+			return min(limit, 2*b), why
+		}
+	}
+	return limit, ""
+}
+
 // owedAnswer is the answer a packet from a client asks of the broker.
 func owedAnswer(p wire.Packet) (wire.Type, bool) {
 	switch p.Type {
@@ -422,8 +435,9 @@ func stalledAnswer(t wire.Type) (int, bool) {
 
 // missed is what went missing during the spec running in this process.
 var missed struct {
-	mu    sync.Mutex
-	kinds []wire.Type
+	mu       sync.Mutex
+	kinds    []wire.Type
+	recorded []wire.Type // counted in the run's record for this spec
 }
 
 // noteMissing notes that the spec waited in vain for an answer of type t.
@@ -442,7 +456,7 @@ var stallSeq atomic.Int64
 func watchStalls() {
 	ginkgo.BeforeEach(func() {
 		missed.mu.Lock()
-		missed.kinds = nil
+		missed.kinds, missed.recorded = nil, nil
 		missed.mu.Unlock()
 	})
 	ginkgo.AfterEach(func() {
@@ -458,10 +472,46 @@ func watchStalls() {
 				continue // the spec failed for another reason
 			}
 			ginkgo.AddReportEntry(reports.MissingEntry, t.String(), ginkgo.ReportEntryVisibilityNever)
-			dir := stallDir(t)
-			_ = os.MkdirAll(dir, 0o755)
-			name := fmt.Sprintf("p%d-%d", ginkgo.GinkgoParallelProcess(), stallSeq.Add(1))
-			_ = os.WriteFile(filepath.Join(dir, name), []byte(spec.FullText()), 0o644)
+			recordMissing(t, spec.FullText())
 		}
 	})
+}
+
+// recordMissing counts, for every process, one more spec of the run in
+// which the broker never sent an answer of type t (once per spec).
+func recordMissing(t wire.Type, what string) {
+	if current == nil {
+		return
+	}
+	missed.mu.Lock()
+	again := slices.Contains(missed.recorded, t)
+	if !again {
+		missed.recorded = append(missed.recorded, t)
+	}
+	missed.mu.Unlock()
+	if again {
+		return
+	}
+	dir := stallDir(t)
+	_ = os.MkdirAll(dir, 0o755)
+	name := fmt.Sprintf("p%d-%d", ginkgo.GinkgoParallelProcess(), stallSeq.Add(1))
+	_ = os.WriteFile(filepath.Join(dir, name), []byte(what), 0o644)
+}
+
+// cleanupMissing says whether err, from a spec's clean-up (janitor.go,
+// leftovers.go), is an answer the broker never sent. The clean-up does
+// not fail its spec, so the spec's verdict and the summary's count
+// ignore it, but it counts in the run's record like a spec that failed
+// for it: later waits for that answer are cut short just the same.
+func cleanupMissing(err error) bool {
+	var m *missingAnswer
+	if !errors.As(err, &m) {
+		return false
+	}
+	what := "clean-up"
+	if current != nil {
+		what += " after " + ginkgo.CurrentSpecReport().FullText()
+	}
+	recordMissing(m.answer, what)
+	return true
 }
