@@ -154,7 +154,8 @@ func stillServing(ctx context.Context) (string, bool) {
 	for {
 		pctx, cancel := context.WithTimeout(ctx, min(servingGrace, max(ackTimeout(), time.Second)))
 		if bound, why := answerBound(wire.CONNACK); why != "" {
-			pctx, cancel = context.WithTimeout(ctx, 2*bound) // the run has seen it withheld already
+			cancel()
+			pctx, cancel = context.WithTimeout(ctx, bound) // the run has seen it withheld already
 		}
 		err := current.Target.Probe(pctx, current.clientID())
 		cancel()

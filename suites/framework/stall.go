@@ -288,14 +288,19 @@ func (o *owed) late(now time.Time, k answerKey, r request) (string, bool) {
 	if now.Sub(r.at) < bound {
 		return "", false
 	}
-	if o.live != nil && k.answer != wire.CONNACK && !o.live(r.conn) {
-		return "", false
-	}
+	due, endedLate := r.at.Add(bound), false
 	for _, e := range o.ended[r.conn] {
 		// Only what happened while the answer was due explains it.
-		if !e.at.Before(r.at) && e.at.Before(r.at.Add(bound)) && (e.byBroker || k.answer != wire.CONNACK) {
+		if !e.at.Before(r.at) && e.at.Before(due) && (e.byBroker || k.answer != wire.CONNACK) {
 			return "", false
 		}
+		endedLate = endedLate || !e.at.Before(due)
+	}
+	// A connection that is gone explains nothing when it ended only
+	// after the answer was overdue: the broker had withheld it the whole
+	// bound (a client that reconnects often still learns it at once).
+	if o.live != nil && k.answer != wire.CONNACK && !o.live(r.conn) && !endedLate {
+		return "", false
 	}
 	return missingText(k, r, now) + cut, true
 }
