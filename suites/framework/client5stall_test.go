@@ -181,3 +181,34 @@ func TestCleanupMissingCounts(t *testing.T) {
 		t.Fatalf("%d counted (stalled %v), want %d", n, ok, reports.StallAfter)
 	}
 }
+
+// A spec that failed for a withheld CONNACK, or for an answer the run
+// knows withheld, needs no serving probe; other failures do.
+func TestFailedForStall(t *testing.T) {
+	asRun(t)
+	noteMissing(wire.PUBACK)
+	failure := "pub: " + missingPhrase(wire.PUBACK) + " for packet id 1 (PUBLISH sent 5.0 s ago)"
+	if failedForStall(failure) {
+		t.Error("a PUBACK missing once skips the probe")
+	}
+	for i := range reports.StallAfter {
+		recordMissing(wire.PUBACK, fmt.Sprintf("spec %d", i))
+		missed.mu.Lock()
+		missed.recorded = nil
+		missed.mu.Unlock()
+	}
+	stalled.mu.Lock()
+	stalled.counts, stalled.read = nil, nil
+	stalled.mu.Unlock()
+	if !failedForStall(failure) {
+		t.Error("a PUBACK the run knows withheld still probes")
+	}
+	if failedForStall("sub could not connect: EOF") {
+		t.Error("a failure that names no missing answer skips the probe")
+	}
+	newSpec()
+	noteMissing(wire.CONNACK)
+	if !failedForStall("sub could not connect: " + missingPhrase(wire.CONNACK) + " (CONNECT sent 5.0 s ago)") {
+		t.Error("a withheld CONNACK still probes")
+	}
+}

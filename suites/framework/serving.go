@@ -102,6 +102,9 @@ func watchServing() {
 			// Another process found it down first.
 			evidence = "the broker had stopped accepting connections by the end of this spec: found down " + d.line()
 		} else {
+			if failedForStall(spec.Failure.Message) {
+				return // serving, withholding an answer (stall.go)
+			}
 			cause, up := stillServing(ctx)
 			if up {
 				return

@@ -482,6 +482,27 @@ func watchStalls() {
 	})
 }
 
+// failedForStall says whether the spec failed because the broker withheld
+// an answer, in a way that a serving probe (serving.go) would learn
+// nothing from: a CONNACK (the broker took the connection and said
+// nothing; the probe's CONNECT would wait the same), or an answer the run
+// already knows withheld. A broker that died instead ends connections,
+// which excuses the answers owed on them (owed.late).
+func failedForStall(failure string) bool {
+	missed.mu.Lock()
+	kinds := slices.Clone(missed.kinds)
+	missed.mu.Unlock()
+	for _, t := range kinds {
+		if !strings.Contains(failure, missingPhrase(t)) {
+			continue
+		}
+		if _, stalled := stalledAnswer(t); stalled || t == wire.CONNACK {
+			return true
+		}
+	}
+	return false
+}
+
 // recordMissing counts, for every process, one more spec of the run in
 // which the broker never sent an answer of type t (once per spec).
 func recordMissing(t wire.Type, what string) {
