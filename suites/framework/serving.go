@@ -27,8 +27,13 @@ import (
 //   - after every spec that did not pass (failed, or ended as not
 //     supported or known deviation), Faultline connects to the broker
 //     directly, as before the run: CONNECT, then an accepting CONNACK. A
-//     broker that does not answer for servingGrace is down. A passing spec
-//     costs nothing.
+//     broker that refuses or drops the connection for servingGrace is
+//     down. One that takes the connection and the CONNECT but answers
+//     nothing within the acknowledgement bound serves, withholding
+//     CONNACK: that counts as a missing CONNACK (stall.go), not as down;
+//     and a spec that failed for a withheld CONNACK, or for an answer the
+//     run already knows withheld, needs no probe. A passing spec costs
+//     nothing.
 //   - the first process to find it down records it, for every process, in
 //     a file of the run (the spec after which it was found, when, why, and
 //     what the other processes were running then, for bisecting). That

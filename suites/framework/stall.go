@@ -43,6 +43,11 @@ import (
 //     ("the broker never completes QoS 2 flows: PUBCOMP missing in 4
 //     specs"); the summary says so once at the top. Those specs are still
 //     failures: nothing is hidden, they only end sooner.
+//   - the same holds for every client: the 3.1.1 clients, raw connections,
+//     the 5.0 client (client5stall.go), and a spec's clean-up (janitor.go,
+//     leftovers.go), whose missing answers count in the run's record
+//     though they fail no spec; a serving probe (serving.go) whose CONNECT
+//     gets no CONNACK counts as a missing CONNACK, not as a broker down.
 
 // EnvAckTimeout bounds every wait for one of the broker's answers, as a Go
 // duration ("5s", "1500ms") or in seconds ("5").
