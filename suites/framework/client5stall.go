@@ -34,14 +34,14 @@ func (c *Client5) waitAnswer(ctx context.Context, since int, answer wire.Type, i
 	defer timer.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	holds := func() (bool, error, chan struct{}) {
+	holds := func() (bool, chan struct{}, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		ok, err := cond()
-		return ok, err, c.changed
+		return ok, c.changed, err
 	}
 	for {
-		ok, err, ch := holds()
+		ok, ch, err := holds()
 		switch {
 		case err != nil:
 			return fmt.Errorf("%s: %w", what, err)
@@ -62,7 +62,7 @@ func (c *Client5) waitAnswer(ctx context.Context, since int, answer wire.Type, i
 		if !late {
 			continue
 		}
-		if ok, err, _ := holds(); ok || err != nil {
+		if ok, _, err := holds(); ok || err != nil {
 			continue // it came (or the connection ended) after all
 		}
 		noteMissing(t)
