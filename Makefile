@@ -47,7 +47,7 @@ GO_SRC  := $(shell find . -name '*.go' -not -path './bin/*' -not -path './out/*'
 GINKGO_RUN = $(GINKGO) run -p --procs=$(PROCS) --timeout=15m --poll-progress-after=60s \
 	--fail-on-pending --fail-on-empty $(if $(LABEL_FILTER),--label-filter='$(LABEL_FILTER)')
 
-.PHONY: conformance suite scenario client chaos compare public-check test lint flake-check bench spec-coverage help clean
+.PHONY: conformance suite scenario client chaos compare public-check test lint flake-check bench bench-stalls spec-coverage help clean
 
 help:
 	@echo "make conformance   run every suite against MQTT_BROKER (default: the embedded broker); LABELS=... narrows it;"
@@ -69,7 +69,8 @@ help:
 	@echo "make spec-coverage which MQTT 3.1.1 and 5.0 statements the specs cover (covered / checkable / total per version)"
 	@echo "make flake-check   the suites RUNS ($(RUNS)) times on the embedded broker and mosquitto, the kill matrix MATRIX_RUNS ($(MATRIX_RUNS)) and the unit tests UNIT_RUNS ($(UNIT_RUNS)) times beside them; per spec and test, how many runs disagreed"
 	@echo "make clean         removes out/ (every generated report) and bin/ (every binary)"
-	@echo "make bench         decoder throughput, the link's latency overhead (QoS 1 round trips, proxied vs direct), whole runs healthy vs stalled"
+	@echo "make bench         decoder throughput, the link's latency overhead (QoS 1 round trips, proxied vs direct), whole runs healthy vs stalled (STALL_DEFECTS)"
+	@echo "make bench-stalls  whole runs healthy vs stalled for every stalling defect of the faulty broker (seven; about 8 minutes here)"
 
 $(SUITE): $(GO_SRC)
 	@mkdir -p bin
@@ -231,8 +232,12 @@ flake-check: $(SUITE) $(FLAKES)
 
 ## bench: speed figures. The raw client shows the link's own cost; the paho
 ## client is what the specs use.
-# bench: the stalling defects timed against a healthy run (three whole runs).
-STALL_DEFECTS ?= no-pubcomp,no-suback
+# bench: the stalling defects timed against a healthy run (three whole runs;
+# STALL_DEFECTS=all, or make bench-stalls: every stalling defect, the healthy
+# run timed again after every third).
+STALL_DEFECTS ?= no-pubrec,connack-after-15s
+STALL_BENCH = FAULTLINE_SUITE_BIN=$(abspath $(SUITE)) FAULTLINE_STALL_BENCH=$(1) go test -count=1 -timeout 80m -run '^TestStalledRunTime$$' -v ./fixtures/faulty/ \
+		| grep -E '^  (healthy|stalled) run|^--- FAIL|^\s+stalls_test' || { echo "  the stalled-run figures failed"; exit 1; }
 bench: $(SUITE)
 	@echo "== MQTT decoder (proxy/wire): throughput"
 	@go test -run '^$$' -bench 'BenchmarkStream|BenchmarkDecode' -benchmem ./proxy/wire | awk '/^Benchmark/ {printf "  %-28s %10s MB/s  %8s ns/op\n", $$1, $$5, $$3}'
@@ -246,8 +251,12 @@ bench: $(SUITE)
 		if ("stock-toxiproxy-p50-ratio" in m) printf "  %-30s a stock Toxiproxy proxy, no toxic: ratio p50 %.2fx (the floor of any Toxiproxy link)\n", "", m["stock-toxiproxy-p50-ratio"]; \
 		delete m }'
 	@echo "== a broker that withholds one kind of answer: whole runs, healthy vs stalled (at most 2x; STALL_DEFECTS=$(STALL_DEFECTS))"
-	@FAULTLINE_SUITE_BIN=$(abspath $(SUITE)) FAULTLINE_STALL_BENCH=$(STALL_DEFECTS) go test -count=1 -timeout 80m -run '^TestStalledRunTime$$' -v ./fixtures/faulty/ \
-		| grep -E '^  (healthy|stalled) run|^--- FAIL|^\s+stalls_test' || { echo "  the stalled-run figures failed"; exit 1; }
+	@$(call STALL_BENCH,$(STALL_DEFECTS))
+
+## bench-stalls: every stalling defect's whole run against healthy ones.
+bench-stalls: $(SUITE)
+	@echo "== a broker that withholds one kind of answer: whole runs, healthy vs stalled (at most 2x; every stalling defect)"
+	@$(call STALL_BENCH,all)
 
 clean:
 	rm -rf out $(OUT) bin

@@ -623,7 +623,13 @@ func (c *Client) Duplicates() int {
 // acknowledgement bound after the PUBLISH (or the PUBREL) crossed the link
 // unanswered, and at most opTimeout in any case.
 func (p *InFlight) Wait(ctx context.Context) error {
-	limit := answerLimit()
+	limit, why := answerLimit(), ""
+	switch p.qos {
+	case 1:
+		limit, why = stalledLimit(limit, wire.PUBACK)
+	case 2:
+		limit, why = stalledLimit(limit, wire.PUBREC, wire.PUBCOMP)
+	}
 	err := awaitAnswer(ctx, p.done, limit, func(now time.Time) (wire.Type, string, bool) {
 		if p.id == 0 {
 			return 0, "", false
@@ -638,7 +644,7 @@ func (p *InFlight) Wait(ctx context.Context) error {
 	case err == nil:
 		return p.err
 	case errors.Is(err, errNoAnswer):
-		return fmt.Errorf("%s: no acknowledgement within %v", p.name, limit)
+		return fmt.Errorf("%s: no acknowledgement within %v%s", p.name, limit, why)
 	}
 	return fmt.Errorf("%s: %w", p.name, err)
 }

@@ -67,6 +67,7 @@ type Client5 struct {
 	acked      int           // messages received before the client last began or stopped withholding (HeldWindow)
 	problems   []string
 	resume     resumeState // the session a resuming client keeps (client5resume.go)
+	answers    owed        // what the broker owes the client, off its link (client5stall.go)
 }
 
 // Settings5 is what a Client5 sends in CONNECT.
@@ -293,7 +294,7 @@ func (c *Client5) connect(ctx context.Context, s Settings5) (wire.Packet, error)
 	}
 	var ack wire.Packet
 	var ackAt time.Time
-	err = c.wait(ctx, since, fmt.Sprintf("%s: no CONNACK for its CONNECT", c.Name), func() (bool, error) {
+	err = c.waitAnswer(ctx, since, wire.CONNACK, 0, fmt.Sprintf("%s: no CONNACK for its CONNECT", c.Name), func() (bool, error) {
 		for _, in := range c.inbox[since:] {
 			if in.Conn == n && in.Packet.Type == wire.CONNACK {
 				ack, ackAt = in.Packet, in.At
@@ -598,7 +599,7 @@ func (c *Client5) freeID(id uint16) {
 // connection n.
 func (c *Client5) awaitAck(ctx context.Context, since, n int, id uint16, t wire.Type, what string) (wire.Packet, error) {
 	var ack wire.Packet
-	err := c.wait(ctx, since, fmt.Sprintf("%s: no %s for %s", c.Name, t, what), func() (bool, error) {
+	err := c.waitAnswer(ctx, since, t, id, fmt.Sprintf("%s: no %s for %s", c.Name, t, what), func() (bool, error) {
 		for _, p := range c.got[id] {
 			if p.Type == t {
 				ack = p
@@ -903,7 +904,7 @@ func (c *Client5) Ping(ctx context.Context) error {
 	if err := c.write(conn, wire.PingReq()); err != nil {
 		return fmt.Errorf("%s: sending PINGREQ: %w", c.Name, err)
 	}
-	return c.wait(ctx, since, fmt.Sprintf("%s: no PINGRESP for its PINGREQ", c.Name), func() (bool, error) {
+	return c.waitAnswer(ctx, since, wire.PINGRESP, 0, fmt.Sprintf("%s: no PINGRESP for its PINGREQ", c.Name), func() (bool, error) {
 		for _, in := range c.inbox[since:] {
 			if in.Conn == n && in.Packet.Type == wire.PINGRESP {
 				return true, nil
@@ -1094,6 +1095,7 @@ func (c *Client5) AwaitClosed(ctx context.Context) (wire.Packet, bool, error) {
 // observe follows the client's link and records the packets that crossed
 // it in the spec's history, as the 3.1.1 clients do.
 func (c *Client5) observe(e proxy.Entry) {
+	c.answers.track(e)
 	p := e.Packet
 	from := e.Dir == proxy.FromBroker
 	switch {

@@ -241,7 +241,7 @@ func (c *Client5) publishResuming(ctx context.Context, p wire.Packet) (wire.Pack
 // type t of flow f.
 func (c *Client5) awaitFlow(ctx context.Context, since int, f *flow5, t wire.Type, what string) (wire.Packet, error) {
 	var ack wire.Packet
-	err := c.wait(ctx, since, fmt.Sprintf("%s: no %s for %s", c.Name, t, what), func() (bool, error) {
+	err := c.waitAnswer(ctx, since, t, f.p.PacketID, fmt.Sprintf("%s: no %s for %s", c.Name, t, what), func() (bool, error) {
 		for _, p := range c.got[f.p.PacketID] {
 			if p.Type == t {
 				ack = p

@@ -157,6 +157,7 @@ func clearRetainedUnder(ctx context.Context, filters []string, wait time.Duratio
 	}
 	defer r.Close()
 	if _, err := r.Connect(connectPacket(id)); err != nil {
+		cleanupMissing(err)
 		return id, []string{fmt.Sprintf("sweep: %v", err)}
 	}
 	defer func() { _ = r.Send(wire.Disconnect()) }()
@@ -201,18 +202,26 @@ func clearRetainedUnder(ctx context.Context, filters []string, wait time.Duratio
 		}
 		if _, err := expectAck(r, pid); err != nil {
 			problems = append(problems, fmt.Sprintf("sweep: clearing %s: %v", topic, err))
+			if cleanupMissing(err) {
+				break // the broker withholds PUBACK: not waited for again
+			}
 		}
 	}
 	return id, problems
 }
 
 // expectAck waits for the PUBACK of packet id, answering the broker's own
-// QoS 1 deliveries (the cleared messages come back to the subscription).
+// QoS 1 deliveries (the cleared messages come back to the subscription),
+// as long as Expect would (stall.go).
 func expectAck(r *Raw, id uint16) (wire.Packet, error) {
-	deadline := time.Now().Add(5 * time.Second)
+	d, cut := answerBound(wire.PUBACK)
+	deadline := time.Now().Add(d)
 	for {
 		p, err := r.Read(time.Until(deadline))
 		if err != nil {
+			if isTimeout(err) {
+				err = &missingAnswer{answer: wire.PUBACK, text: r.missing(wire.PUBACK, d) + cut, cause: err}
+			}
 			return p, fmt.Errorf("waiting for PUBACK %d: %w", id, err)
 		}
 		switch {

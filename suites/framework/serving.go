@@ -15,6 +15,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/faultline-mqtt/faultline/proxy/wire"
 	"github.com/faultline-mqtt/faultline/reports"
 )
 
@@ -26,8 +27,13 @@ import (
 //   - after every spec that did not pass (failed, or ended as not
 //     supported or known deviation), Faultline connects to the broker
 //     directly, as before the run: CONNECT, then an accepting CONNACK. A
-//     broker that does not answer for servingGrace is down. A passing spec
-//     costs nothing.
+//     broker that refuses or drops the connection for servingGrace is
+//     down. One that takes the connection and the CONNECT but answers
+//     nothing within the acknowledgement bound serves, withholding
+//     CONNACK: that counts as a missing CONNACK (stall.go), not as down;
+//     and a spec that failed for a withheld CONNACK, or for an answer the
+//     run already knows withheld, needs no probe. A passing spec costs
+//     nothing.
 //   - the first process to find it down records it, for every process, in
 //     a file of the run (the spec after which it was found, when, why, and
 //     what the other processes were running then, for bisecting). That
@@ -101,8 +107,19 @@ func watchServing() {
 			// Another process found it down first.
 			evidence = "the broker had stopped accepting connections by the end of this spec: found down " + d.line()
 		} else {
+			if failedForStall(spec.Failure.Message) {
+				return // serving, withholding an answer (stall.go)
+			}
 			cause, up := stillServing(ctx)
 			if up {
+				return
+			}
+			if silent, ok := silentConnack(cause); ok {
+				// It took the connection and the CONNECT: not down, but
+				// withholding CONNACK (stall.go counts it; the spec's own
+				// failure says what it saw).
+				fmt.Fprintln(ginkgo.GinkgoWriter, silent)
+				recordMissing(wire.CONNACK, "serving probe after "+spec.FullText())
 				return
 			}
 			mine := brokerDown{After: spec.FullText(), Process: ginkgo.GinkgoParallelProcess(), At: time.Now(), Cause: cause}
@@ -137,13 +154,24 @@ func watchServing() {
 }
 
 // stillServing probes the broker until it accepts a connection or
-// servingGrace has passed; it returns the last error.
+// servingGrace has passed; it returns the last error. A broker that takes
+// the connection and the CONNECT but answers nothing within the
+// acknowledgement bound is not probed again: it serves (silentConnack).
 func stillServing(ctx context.Context) (string, bool) {
 	deadline := time.Now().Add(servingGrace)
 	for {
-		err := current.Target.Probe(ctx, current.clientID())
+		pctx, cancel := context.WithTimeout(ctx, min(servingGrace, max(ackTimeout(), time.Second)))
+		if bound, why := answerBound(wire.CONNACK); why != "" {
+			cancel()
+			pctx, cancel = context.WithTimeout(ctx, bound) // the run has seen it withheld already
+		}
+		err := current.Target.Probe(pctx, current.clientID())
+		cancel()
 		if err == nil {
 			return "", true
+		}
+		if errors.Is(err, errSilentConnack) {
+			return silentPrefix + err.Error(), false
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return err.Error(), false
@@ -153,6 +181,21 @@ func stillServing(ctx context.Context) (string, bool) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// silentPrefix marks the cause of a probe that connected and sent
+// CONNECT, to which the broker answered nothing.
+const silentPrefix = "silent: "
+
+// silentConnack says whether cause, from stillServing, is a broker that
+// took the probe's connection and CONNECT but sent no CONNACK, and in
+// what words: it is withholding CONNACK, not down.
+func silentConnack(cause string) (string, bool) {
+	rest, ok := strings.CutPrefix(cause, silentPrefix)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("the broker still takes connections, but a new client's CONNECT got no CONNACK (%s): %s, not down", rest, missingPhrase(wire.CONNACK)), true
 }
 
 // recordDown writes d as the run's "down" record unless another process

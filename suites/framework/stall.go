@@ -43,6 +43,11 @@ import (
 //     ("the broker never completes QoS 2 flows: PUBCOMP missing in 4
 //     specs"); the summary says so once at the top. Those specs are still
 //     failures: nothing is hidden, they only end sooner.
+//   - the same holds for every client: the 3.1.1 clients, raw connections,
+//     the 5.0 client (client5stall.go), and a spec's clean-up (janitor.go,
+//     leftovers.go), whose missing answers count in the run's record
+//     though they fail no spec; a serving probe (serving.go) whose CONNECT
+//     gets no CONNACK counts as a missing CONNACK, not as a broker down.
 
 // EnvAckTimeout bounds every wait for one of the broker's answers, as a Go
 // duration ("5s", "1500ms") or in seconds ("5").
@@ -89,6 +94,19 @@ func answerBound(t wire.Type) (time.Duration, string) {
 		return g, fmt.Sprintf("; waited %v, not %v: %s", g, d, reports.Stalled(t.String(), n))
 	}
 	return d, ""
+}
+
+// stalledLimit cuts limit, a wait's bound whatever happens (the request
+// may not have crossed, or a fault excused its answer), when the run has
+// found one of the answers the wait needs withheld in several specs
+// already: then the wait lasts at most twice stallGrace, and why says so.
+func stalledLimit(limit time.Duration, answers ...wire.Type) (time.Duration, string) {
+	for _, t := range answers {
+		if b, why := answerBound(t); why != "" {
+			return min(limit, 2*b), why
+		}
+	}
+	return limit, ""
 }
 
 // owedAnswer is the answer a packet from a client asks of the broker.
@@ -275,14 +293,19 @@ func (o *owed) late(now time.Time, k answerKey, r request) (string, bool) {
 	if now.Sub(r.at) < bound {
 		return "", false
 	}
-	if o.live != nil && k.answer != wire.CONNACK && !o.live(r.conn) {
-		return "", false
-	}
+	due, endedLate := r.at.Add(bound), false
 	for _, e := range o.ended[r.conn] {
 		// Only what happened while the answer was due explains it.
-		if !e.at.Before(r.at) && e.at.Before(r.at.Add(bound)) && (e.byBroker || k.answer != wire.CONNACK) {
+		if !e.at.Before(r.at) && e.at.Before(due) && (e.byBroker || k.answer != wire.CONNACK) {
 			return "", false
 		}
+		endedLate = endedLate || !e.at.Before(due)
+	}
+	// A connection that is gone explains nothing when it ended only
+	// after the answer was overdue: the broker had withheld it the whole
+	// bound (a client that reconnects often still learns it at once).
+	if o.live != nil && k.answer != wire.CONNACK && !o.live(r.conn) && !endedLate {
+		return "", false
 	}
 	return missingText(k, r, now) + cut, true
 }
@@ -422,8 +445,9 @@ func stalledAnswer(t wire.Type) (int, bool) {
 
 // missed is what went missing during the spec running in this process.
 var missed struct {
-	mu    sync.Mutex
-	kinds []wire.Type
+	mu       sync.Mutex
+	kinds    []wire.Type
+	recorded []wire.Type // counted in the run's record for this spec
 }
 
 // noteMissing notes that the spec waited in vain for an answer of type t.
@@ -442,7 +466,7 @@ var stallSeq atomic.Int64
 func watchStalls() {
 	ginkgo.BeforeEach(func() {
 		missed.mu.Lock()
-		missed.kinds = nil
+		missed.kinds, missed.recorded = nil, nil
 		missed.mu.Unlock()
 	})
 	ginkgo.AfterEach(func() {
@@ -458,10 +482,67 @@ func watchStalls() {
 				continue // the spec failed for another reason
 			}
 			ginkgo.AddReportEntry(reports.MissingEntry, t.String(), ginkgo.ReportEntryVisibilityNever)
-			dir := stallDir(t)
-			_ = os.MkdirAll(dir, 0o755)
-			name := fmt.Sprintf("p%d-%d", ginkgo.GinkgoParallelProcess(), stallSeq.Add(1))
-			_ = os.WriteFile(filepath.Join(dir, name), []byte(spec.FullText()), 0o644)
+			recordMissing(t, spec.FullText())
 		}
 	})
+}
+
+// failedForStall says whether the spec failed because the broker withheld
+// an answer, in a way that a serving probe (serving.go) would learn
+// nothing from: a CONNACK (the broker took the connection and said
+// nothing; the probe's CONNECT would wait the same), or an answer the run
+// already knows withheld. A broker that died instead ends connections,
+// which excuses the answers owed on them (owed.late).
+func failedForStall(failure string) bool {
+	missed.mu.Lock()
+	kinds := slices.Clone(missed.kinds)
+	missed.mu.Unlock()
+	for _, t := range kinds {
+		if !strings.Contains(failure, missingPhrase(t)) {
+			continue
+		}
+		if _, stalled := stalledAnswer(t); stalled || t == wire.CONNACK {
+			return true
+		}
+	}
+	return false
+}
+
+// recordMissing counts, for every process, one more spec of the run in
+// which the broker never sent an answer of type t (once per spec).
+func recordMissing(t wire.Type, what string) {
+	if current == nil {
+		return
+	}
+	missed.mu.Lock()
+	again := slices.Contains(missed.recorded, t)
+	if !again {
+		missed.recorded = append(missed.recorded, t)
+	}
+	missed.mu.Unlock()
+	if again {
+		return
+	}
+	dir := stallDir(t)
+	_ = os.MkdirAll(dir, 0o755)
+	name := fmt.Sprintf("p%d-%d", ginkgo.GinkgoParallelProcess(), stallSeq.Add(1))
+	_ = os.WriteFile(filepath.Join(dir, name), []byte(what), 0o644)
+}
+
+// cleanupMissing says whether err, from a spec's clean-up (janitor.go,
+// leftovers.go), is an answer the broker never sent. The clean-up does
+// not fail its spec, so the spec's verdict and the summary's count
+// ignore it, but it counts in the run's record like a spec that failed
+// for it: later waits for that answer are cut short just the same.
+func cleanupMissing(err error) bool {
+	var m *missingAnswer
+	if !errors.As(err, &m) {
+		return false
+	}
+	what := "clean-up"
+	if current != nil {
+		what += " after " + ginkgo.CurrentSpecReport().FullText()
+	}
+	recordMissing(m.answer, what)
+	return true
 }

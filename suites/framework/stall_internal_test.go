@@ -59,6 +59,27 @@ func TestOwedAnswers(t *testing.T) {
 		t.Fatal("overdue though the broker sent it")
 	}
 
+	// A connection that ended after the answer was overdue excuses
+	// nothing: a client that reconnected does not wait out the bound
+	// again for the same answer.
+	var again owed
+	again.follow(func(conn int) bool { return conn == 2 })
+	pass(&again, proxy.ToBroker, 1, 0, pkt(wire.PUBREL, 1, 0))
+	again.track(proxy.Entry{At: t0.Add(2500 * time.Millisecond), Conn: 1, Kind: proxy.Injected, Note: "reset"})
+	pass(&again, proxy.ToBroker, 2, 2600*time.Millisecond, pkt(wire.PUBREL, 2, 0))
+	_, text, late = again.overdue(t0.Add(2700*time.Millisecond), answerKey{wire.PUBCOMP, 2})
+	if want := "the broker never sent PUBCOMP for packet id 1 (PUBREL sent 2.7 s ago); not waited for its own PUBCOMP"; !late || text != want {
+		t.Fatalf("after a reconnect: %q %v, want %q", text, late, want)
+	}
+	var early owed
+	early.follow(func(conn int) bool { return conn == 2 })
+	pass(&early, proxy.ToBroker, 1, 0, pkt(wire.PUBREL, 1, 0))
+	early.track(proxy.Entry{At: t0.Add(time.Second), Conn: 1, Kind: proxy.Injected, Note: "reset"})
+	pass(&early, proxy.ToBroker, 2, 2600*time.Millisecond, pkt(wire.PUBREL, 2, 0))
+	if _, text, late := early.overdue(t0.Add(2700*time.Millisecond), answerKey{wire.PUBCOMP, 2}); late {
+		t.Fatalf("a connection cut while the answer was due counted: %q", text)
+	}
+
 	// A client that gives up on a CONNACK does not excuse the broker; a
 	// broker that closes the connection is no stall.
 	var conn owed

@@ -78,6 +78,11 @@ func tlsFromEnv() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// errSilentConnack is a probe's error when the broker took the connection
+// and the CONNECT but sent nothing back: it serves, slowly or not at all
+// (serving.go tells that from a broker that stopped serving).
+var errSilentConnack = errors.New("no CONNACK came")
+
 // Probe checks that the target speaks MQTT: a real CONNECT answered by a
 // CONNACK that accepts it, within 10 seconds. The error is one line that
 // names the cause.
@@ -95,6 +100,7 @@ func (t Target) Probe(ctx context.Context, clientID string) error {
 		deadline = d
 	}
 	_ = conn.SetDeadline(deadline)
+	sent := time.Now()
 	if _, err := conn.Write(wire.Encode(connect)); err != nil {
 		return fmt.Errorf("connected, but sending CONNECT failed: %v", err)
 	}
@@ -102,7 +108,7 @@ func (t Target) Probe(ctx context.Context, clientID string) error {
 	var ne net.Error
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
-		return errors.New("connected, but no CONNACK came within 5s of CONNECT (is this an MQTT port?)")
+		return fmt.Errorf("connected, but %w within %.1f s of CONNECT (is this an MQTT port?)", errSilentConnack, deadline.Sub(sent).Seconds())
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("the broker closed the connection after CONNECT without sending CONNACK")
 	case err != nil:
