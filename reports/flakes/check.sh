@@ -10,7 +10,7 @@
 # LABELS narrows the suite runs (a Ginkgo label filter).
 set -uo pipefail
 export GINKGO_NO_COLOR=TRUE
-runs=${RUNS:-20} matrix_runs=${MATRIX_RUNS:-5} unit_runs=${UNIT_RUNS:-10} procs=${PROCS:-4} suite_limit=${SUITE_LIMIT:-10m}
+runs=${RUNS:-20} matrix_runs=${MATRIX_RUNS:-5} unit_runs=${UNIT_RUNS:-10} procs=${PROCS:-8} suite_limit=${SUITE_LIMIT:-10m}
 
 # --suites SET OUT_DIR SUITE_BIN: RUNS runs against whatever MQTT_BROKER names.
 if [[ ${1:-} == --suites ]]; then
