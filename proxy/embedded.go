@@ -59,9 +59,10 @@ type embeddedProxy struct {
 	p      *toxiproxy.Proxy
 	l      *Link
 
-	mu   sync.Mutex
-	ln   net.Listener
-	addr string // kept across Down/Restore so clients reconnect to the same port
+	mu      sync.Mutex
+	ln      net.Listener
+	addr    string // kept across Down/Restore so clients reconnect to the same port
+	refused bool   // the link is down: connections are reset as they come
 }
 
 func (h *embeddedProxy) listen() string {
@@ -76,8 +77,23 @@ func (h *embeddedProxy) serve(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		h.mu.Lock()
+		refused := h.refused
+		h.mu.Unlock()
+		if refused {
+			resetNow(client)
+			continue
+		}
 		go h.connect(client)
 	}
+}
+
+// resetNow ends a connection with a RST before it carries a byte.
+func resetNow(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	c.Close()
 }
 
 // connect dials the broker for one client connection and starts the
@@ -118,19 +134,16 @@ func (h *embeddedProxy) remove(name string) error {
 	})
 }
 
-// enable opens or closes the listener: a disabled link refuses new
-// connections (ECONNREFUSED) and its open ones are ended by the caller.
+// enable lets connections through again, or resets each new one as it
+// comes (its open ones are ended by the caller). The listener stays open
+// while the link is down: closed, its port could be taken meanwhile by
+// any socket of the machine (another link, a client's own port), and the
+// link could not come back on the address its clients reconnect to.
 func (h *embeddedProxy) enable(on bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !on {
-		if h.ln != nil {
-			h.ln.Close()
-			h.ln = nil
-		}
-		return nil
-	}
-	if h.ln != nil {
+	h.refused = !on
+	if !on || h.ln != nil {
 		return nil
 	}
 	addr := h.addr
@@ -147,6 +160,12 @@ func (h *embeddedProxy) enable(on bool) error {
 }
 
 func (h *embeddedProxy) delete() error {
-	_ = h.enable(false)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refused = true
+	if h.ln != nil {
+		h.ln.Close()
+		h.ln = nil
+	}
 	return nil
 }
