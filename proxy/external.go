@@ -60,7 +60,8 @@ func (e *external) open(l *Link, initial []toxic) (handle, error) {
 	}
 	h := &externalProxy{p: p, g: g}
 	// The HTTP API cannot create a proxy with its toxics in one step:
-	// disable it, add them, enable it, so no connection slips past them.
+	// refuse connections, add them, let connections through, so no
+	// connection slips past them.
 	if len(initial) > 0 {
 		if err := h.enable(false); err != nil {
 			_ = h.delete()
@@ -100,13 +101,11 @@ func (h *externalProxy) remove(name string) error {
 	return bounded("remove toxic "+name, func() error { return h.p.RemoveToxic(name) })
 }
 
+// enable lets connections through the gateway again, or has it reset
+// each new one; Toxiproxy's proxy, and its port, stay up.
 func (h *externalProxy) enable(on bool) error {
-	return bounded("enable proxy", func() error {
-		if on {
-			return h.p.Enable()
-		}
-		return h.p.Disable()
-	})
+	h.g.refuse(!on)
+	return nil
 }
 
 func (h *externalProxy) delete() error {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net"
+	"sync"
 	"time"
 )
 
@@ -14,6 +15,19 @@ import (
 type gateway struct {
 	ln net.Listener
 	l  *Link
+
+	mu      sync.Mutex
+	refused bool // the link is down: connections are reset as they come
+}
+
+// refuse resets every new connection from now on (the link is down), or
+// lets them through again. Toxiproxy's own listener stays up: disabling
+// the proxy would free its port, which any socket of the machine could
+// take before the link comes back.
+func (g *gateway) refuse(on bool) {
+	g.mu.Lock()
+	g.refused = on
+	g.mu.Unlock()
 }
 
 func startGateway(l *Link) (*gateway, error) {
@@ -40,6 +54,13 @@ func (g *gateway) serve() {
 
 func (g *gateway) handle(front net.Conn) {
 	l := g.l
+	g.mu.Lock()
+	refused := g.refused
+	g.mu.Unlock()
+	if refused {
+		resetNow(front)
+		return
+	}
 	back, raw, err := l.upstream.Dial(context.Background())
 	if err != nil {
 		l.log(Entry{Kind: Event, Note: "could not reach the broker " + l.upstream.String() + ": " + err.Error()})
