@@ -133,17 +133,8 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		"your subscriber: the link drops just before the broker forwards it a reading; does it still get it?",
 		framework.Statements("MQTT-4.4.0-1", "MQTT-3.1.2-6"), Catches("no-reconnect"), SpecTimeout(bound),
 		func(s framework.SpecContextStory) {
-			if declared("publisher") {
-				Skip("not applicable: " + EnvRole + "=publisher, so it receives nothing")
-			}
-			c := launch(f)
-			first := c.awaitConnected(s)
-			es, _ := c.until(s, watch(), func(es []proxy.Entry) bool { return len(granted(es)) > 0 || !c.prog.Running() })
+			c, first, es := subscribed(f, s)
 			filters := granted(es)
-			if len(filters) == 0 {
-				s.Say("In %v your client subscribed to nothing.", watch())
-				Skip(fmt.Sprintf("not applicable: in %v the client had no subscription granted", watch()))
-			}
 			s.Say("Your client connected with CleanSession=%d and subscribed to %q.", bit(first.connect.CleanStart), filters)
 			fault := c.link.CutBefore(proxy.FromBroker, proxy.Packet(wire.PUBLISH))
 			payload := "21.5C-" + uniqueID()
@@ -208,17 +199,8 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 		"your subscriber: after a drop that loses its session, does it subscribe again and get the latest value at once?",
 		framework.Statements("MQTT-3.3.1-6", "MQTT-3.3.1-8"), Catches("no-resubscribe"), SpecTimeout(bound),
 		func(s framework.SpecContextStory) {
-			if declared("publisher") {
-				Skip("not applicable: " + EnvRole + "=publisher, so it receives nothing")
-			}
-			c := launch(f)
-			first := c.awaitConnected(s)
-			es, _ := c.until(s, watch(), func(es []proxy.Entry) bool { return len(granted(es)) > 0 || !c.prog.Running() })
+			c, first, es := subscribed(f, s)
 			filters := granted(es)
-			if len(filters) == 0 {
-				s.Say("In %v your client subscribed to nothing.", watch())
-				Skip(fmt.Sprintf("not applicable: in %v the client had no subscription granted", watch()))
-			}
 			if !c.prog.Running() {
 				Skip(fmt.Sprintf("not applicable: the program ended (%s) before Faultline could cut its link", c.prog.Status()))
 			}
@@ -275,3 +257,22 @@ var _ = Describe("Connectivity scenarios, about your own client", Label("client"
 			}
 		})
 })
+
+// subscribed starts the program as a subscriber and waits until the
+// broker granted it a subscription; a declared publisher, or a program
+// that subscribes to nothing, makes the scenario not applicable.
+func subscribed(f *framework.Framework, s framework.SpecContextStory) (*subject, *conn, []proxy.Entry) {
+	GinkgoHelper()
+	if declared("publisher") {
+		Skip("not applicable: " + EnvRole + "=publisher, so it receives nothing")
+	}
+	c := launch(f)
+	first := c.awaitConnected(s)
+	es, _ := c.until(s, watch(), func(es []proxy.Entry) bool { return len(granted(es)) > 0 || !c.prog.Running() })
+	filters := granted(es)
+	if len(filters) == 0 {
+		s.Say("In %v your client subscribed to nothing.", watch())
+		Skip(fmt.Sprintf("not applicable: in %v the client had no subscription granted", watch()))
+	}
+	return c, first, es
+}

@@ -115,10 +115,12 @@ var _ = Describe("MQTT 5.0 QoS handshakes cut at every step, with sessions that 
 				payloads = append(payloads, fmt.Sprint("m", i))
 				pub.MustPublish(ctx, topic, 1, payloads[i])
 			}
-			Eventually(func() int { return len(sub.Payloads()) }).WithContext(ctx).Should(BeNumerically(">=", window),
-				"the subscriber got fewer messages than its Receive Maximum while it withheld its acknowledgements")
+			// A broker may keep fewer in flight than the Receive Maximum
+			// (ejabberd keeps one): the window it uses is what is cut.
+			_, err := sub.HeldWindow(ctx, sent)
+			Expect(err).NotTo(HaveOccurred(), "no message came to the subscriber while it withheld its acknowledgements")
 
-			By("the link is cut with a full window in flight; the subscriber resumes and still withholds its acknowledgements")
+			By("the link is cut with the broker's window in flight; the subscriber resumes and still withholds its acknowledgements")
 			sub.Link.Cut()
 			Eventually(sub.Connections).WithContext(ctx).Should(BeNumerically(">=", 2), "the subscriber never reconnected after the cut")
 			Eventually(sub.Connected).WithContext(ctx).Should(BeTrue(), "the subscriber never resumed its session")
@@ -133,7 +135,7 @@ var _ = Describe("MQTT 5.0 QoS handshakes cut at every step, with sessions that 
 				}
 				return n + sub.Duplicates()
 			}
-			Eventually(onResumed).WithContext(ctx).Should(BeNumerically(">=", window), "the broker did not send the unacknowledged messages again on the resumed session")
+			Eventually(onResumed).WithContext(ctx).Should(BeNumerically(">=", 1), "the broker did not send the unacknowledged messages again on the resumed session")
 			Consistently(func() int { return sub.InFlightPeak(resumed) }).WithContext(ctx).WithTimeout(500*time.Millisecond).
 				Should(BeNumerically("<=", window), "on the resumed session the broker sent more QoS 1 messages than the client's Receive Maximum of %d while none was acknowledged", window)
 
@@ -151,8 +153,9 @@ var _ = Describe("MQTT 5.0 QoS handshakes cut at every step, with sessions that 
 				if all() {
 					break
 				}
+				got := len(sub.Messages()) + sub.Duplicates()
 				Expect(sub.ReleaseOneAck()).To(Succeed())
-				Eventually(func() bool { return all() || sub.Unacknowledged() >= window }).WithContext(ctx).Should(BeTrue(),
+				Eventually(func() bool { return all() || len(sub.Messages())+sub.Duplicates() > got }).WithContext(ctx).Should(BeTrue(),
 					"after an acknowledgement freed its window the broker sent the subscriber no further message")
 			}
 			Expect(sub.ReleaseAcks()).To(Succeed())

@@ -104,66 +104,60 @@ var _ = Describe("MQTT 5.0 overlapping subscriptions", Label("subscribe"), func(
 var _ = Describe("MQTT 5.0 UNSUBSCRIBE with deliveries under way", Label("subscribe"), func() {
 	f := New()
 
+	// One subscriber per QoS, each with one delivery under way: a broker
+	// may keep a single message in flight per session (ejabberd does), so
+	// two at once on one subscriber is not something to count on.
+	underWay := func(ctx SpecContext, qos byte) (*Client5, string, string) {
+		GinkgoHelper()
+		topic := f.Topic(fmt.Sprintf("unsub-q%d", qos))
+		sub := f.Client5(ctx, fmt.Sprintf("sub-q%d", qos), SessionExpiry(60))
+		sub.MustSubscribe(ctx, topic, 2, 0)
+		// one more request first, so that the UNSUBSCRIBE's packet id
+		// (3) is not the broker's delivery under way (1 on most
+		// brokers): a broker that mixes the two directions' ids would
+		// refuse it with 0x91, which is not what this spec checks
+		sub.MustSubscribe(ctx, f.Topic("other"), 1, 0)
+		sub.HoldAcks()
+		payload := fmt.Sprintf("q%d", qos)
+		f.Client5(ctx, fmt.Sprintf("pub-q%d", qos)).MustPublish(ctx, topic, qos, payload)
+		Eventually(sub.Payloads).WithContext(ctx).Should(ConsistOf(payload))
+		ack, err := sub.Unsubscribe(ctx, nil, topic)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ack.ReasonCodes).To(Equal([]byte{0}), "the UNSUBACK did not say Success for the existing subscription")
+		return sub, topic, payload
+	}
+
 	ConformanceIt("completes the QoS 1 and 2 deliveries under way when their subscription is deleted: the late PUBACK is taken and the late PUBREC answered with PUBREL",
 		Statements5("MQTT-3.10.4-3", "MQTT-4.1.0-1"), Catches("v5-unsubscribe-drops-inflight"), func(ctx SpecContext) {
-			topic := f.Topic("unsub")
-			sub := f.Client5(ctx, "sub", SessionExpiry(60))
-			sub.MustSubscribe(ctx, topic, 2, 0)
-			// one more request first, so that the UNSUBSCRIBE's packet id
-			// (3) is not one of the broker's deliveries under way (1 and 2
-			// on most brokers): a broker that mixes the two directions' ids
-			// would refuse it with 0x91, which is not what this spec checks
-			sub.MustSubscribe(ctx, f.Topic("other"), 1, 0)
-			sub.HoldAcks()
-			pub := f.Client5(ctx, "pub")
-			pub.MustPublish(ctx, topic, 1, "q1")
-			pub.MustPublish(ctx, topic, 2, "q2")
-			Eventually(sub.Payloads).WithContext(ctx).Should(ConsistOf("q1", "q2"))
-			q2, _ := sub.Message("q2")
+			for _, qos := range []byte{1, 2} {
+				By(fmt.Sprintf("QoS %d: the subscriber unsubscribes, then acknowledges", qos))
+				sub, _, payload := underWay(ctx, qos)
+				m, _ := sub.Message(payload)
+				Expect(sub.ReleaseAcks()).To(Succeed())
+				if qos == 2 {
+					Eventually(func() []wire.Packet { return packetsOn(sub, 1, wire.PUBREL, m.PacketID) }).WithContext(ctx).WithTimeout(AckTimeout()).ShouldNot(BeEmpty(),
+						"no PUBREL came for the QoS 2 message (packet id %d) whose PUBREC the subscriber sent after unsubscribing", m.PacketID)
+				}
+				Expect(sub.Ping(ctx)).To(Succeed(), "the connection did not outlive the acknowledgement sent after UNSUBSCRIBE")
 
-			By("the subscriber unsubscribes, then acknowledges")
-			ack, err := sub.Unsubscribe(ctx, nil, topic)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(ack.ReasonCodes).To(Equal([]byte{0}), "the UNSUBACK did not say Success for the existing subscription")
-			Expect(sub.ReleaseAcks()).To(Succeed())
-			Eventually(func() []wire.Packet { return packetsOn(sub, 1, wire.PUBREL, q2.PacketID) }).WithContext(ctx).WithTimeout(AckTimeout()).ShouldNot(BeEmpty(),
-				"no PUBREL came for the QoS 2 message (packet id %d) whose PUBREC the subscriber sent after unsubscribing", q2.PacketID)
-			Expect(sub.Ping(ctx)).To(Succeed(), "the connection did not outlive the acknowledgements sent after UNSUBSCRIBE")
-
-			By("the PUBACK sent after UNSUBSCRIBE ended that delivery: the resumed session does not send it again")
-			sub.Drop()
-			Expect(sub.Connect(ctx, CleanStart(false))).Error().NotTo(HaveOccurred())
-			Expect(sub.SessionPresent()).To(BeTrue(), "the session did not survive the broken link")
-			Expect(sub.Ping(ctx)).To(Succeed())
-			Expect(publishesOn(sub, 2, "q1")).To(BeEmpty(), "the QoS 1 message the subscriber acknowledged after unsubscribing was sent again when its session resumed")
-			Expect(publishesOn(sub, 2, "q2")).To(BeEmpty(), "the QoS 2 message the subscriber acknowledged after unsubscribing was sent again, after its PUBREL, when its session resumed")
+				By(fmt.Sprintf("QoS %d: the acknowledgement sent after UNSUBSCRIBE ended that delivery: the resumed session does not send it again", qos))
+				sub.Drop()
+				Expect(sub.Connect(ctx, CleanStart(false))).Error().NotTo(HaveOccurred())
+				Expect(sub.SessionPresent()).To(BeTrue(), "the session did not survive the broken link")
+				Expect(sub.Ping(ctx)).To(Succeed())
+				Expect(publishesOn(sub, 2, payload)).To(BeEmpty(), "the QoS %d message the subscriber acknowledged after unsubscribing was sent again when its session resumed", qos)
+			}
 		})
 
 	ConformanceIt("still owes the QoS 1 and 2 deliveries under way when their subscription was deleted: a resumed session gets them again",
 		Statements5("MQTT-3.10.4-3"), Catches("v5-unsubscribe-drops-inflight"), func(ctx SpecContext) {
-			topic := f.Topic("unsub")
-			sub := f.Client5(ctx, "sub", SessionExpiry(60))
-			sub.MustSubscribe(ctx, topic, 2, 0)
-			// one more request first, so that the UNSUBSCRIBE's packet id
-			// (3) is not one of the broker's deliveries under way (1 and 2
-			// on most brokers): a broker that mixes the two directions' ids
-			// would refuse it with 0x91, which is not what this spec checks
-			sub.MustSubscribe(ctx, f.Topic("other"), 1, 0)
-			sub.HoldAcks()
-			pub := f.Client5(ctx, "pub")
-			pub.MustPublish(ctx, topic, 1, "q1")
-			pub.MustPublish(ctx, topic, 2, "q2")
-			Eventually(sub.Payloads).WithContext(ctx).Should(ConsistOf("q1", "q2"))
-			ack, err := sub.Unsubscribe(ctx, nil, topic)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(ack.ReasonCodes).To(Equal([]byte{0}), "the UNSUBACK did not say Success for the existing subscription")
-
-			By("the link breaks with both unacknowledged; the session resumes")
-			sub.Drop()
-			_ = sub.ReleaseAcks() // nothing to send on a dropped connection: stop withholding
-			Expect(sub.Connect(ctx, CleanStart(false))).Error().NotTo(HaveOccurred())
-			Expect(sub.SessionPresent()).To(BeTrue(), "the session did not survive the broken link")
-			for _, payload := range []string{"q1", "q2"} {
+			for _, qos := range []byte{1, 2} {
+				By(fmt.Sprintf("QoS %d: the link breaks with the message unacknowledged after UNSUBSCRIBE; the session resumes", qos))
+				sub, _, payload := underWay(ctx, qos)
+				sub.Drop()
+				_ = sub.ReleaseAcks() // nothing to send on a dropped connection: stop withholding
+				Expect(sub.Connect(ctx, CleanStart(false))).Error().NotTo(HaveOccurred())
+				Expect(sub.SessionPresent()).To(BeTrue(), "the session did not survive the broken link")
 				Eventually(func() []wire.Packet { return publishesOn(sub, 2, payload) }).WithContext(ctx).WithTimeout(AckTimeout()).ShouldNot(BeEmpty(),
 					"message %q, under way when its subscription was deleted, was not sent again when the session resumed", payload)
 			}
@@ -268,13 +262,13 @@ var _ = Describe("MQTT 5.0 refused deliveries", Label("resend"), func() {
 			topic := f.Topic("refused")
 			sub := f.Client5(ctx, "sub", SessionExpiry(60))
 			sub.MustSubscribe(ctx, topic, 2, 0)
-			sub.HoldAcks()
+			// Each refused as it comes (a broker may keep one message in
+			// flight at a time: q2 comes only once q1 is answered).
 			sub.AnswerPublishes(0x80)
 			pub := f.Client5(ctx, "pub")
 			pub.MustPublish(ctx, topic, 1, "q1")
 			pub.MustPublish(ctx, topic, 2, "q2")
 			Eventually(sub.Payloads).WithContext(ctx).Should(ConsistOf("q1", "q2"))
-			Expect(sub.ReleaseAcks()).To(Succeed()) // PUBACK 0x80 and PUBREC 0x80, in one write
 			sub.AnswerPublishes(0x00)
 			Expect(sub.Ping(ctx)).To(Succeed(), "the connection did not outlive the refusing acknowledgements")
 
