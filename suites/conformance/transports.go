@@ -43,17 +43,6 @@ func accepted(ps []wire.Packet) bool {
 	return false
 }
 
-func packetList(ps []wire.Packet) string {
-	if len(ps) == 0 {
-		return "nothing"
-	}
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ", ")
-}
-
 var _ = Describe("MQTT over every transport", Label("transports"), func() {
 	f := New()
 
@@ -111,7 +100,7 @@ var _ = Describe("TLS", Label("transports", "tls"), func() {
 			_ = r.Send(ConnectPacketVia(TLSEndpoint)) // the link may already have given up
 
 			seen, closed := r.ReadUntilClosed(refusalWait)
-			Expect(seen).To(BeEmpty(), "a client that does not trust the broker's certificate must get no MQTT through; it got %s\n%s", packetList(seen), events(r.Link))
+			Expect(seen).To(BeEmpty(), "a client that does not trust the broker's certificate must get no MQTT through; it got %s\n%s", PacketList(seen), events(r.Link))
 			Expect(closed).To(BeTrue(), "the connection of a client that does not trust the broker's certificate must end\n%s", events(r.Link))
 			Expect(Events(r.Link)).To(ContainElement(MatchRegexp(`x509: .*certificate|certificate signed by unknown authority`)),
 				"the refusal must name the certificate problem (e.g. \"x509: certificate signed by unknown authority\")")
@@ -128,7 +117,7 @@ var _ = Describe("TLS", Label("transports", "tls"), func() {
 			_ = r.Write(append(wire.Encode(connect), wire.Encode(publish)...))
 
 			seen, closed := r.ReadUntilClosed(refusalWait)
-			Expect(accepted(seen)).To(BeFalse(), "the mutual-TLS endpoint accepted a client without a certificate: %s\n%s", packetList(seen), events(r.Link))
+			Expect(accepted(seen)).To(BeFalse(), "the mutual-TLS endpoint accepted a client without a certificate: %s\n%s", PacketList(seen), events(r.Link))
 			Expect(closed).To(BeTrue(), "the connection of a client without a certificate must end on the mutual-TLS endpoint\n%s", events(r.Link))
 
 			pub := f.ClientVia(ctx, MutualTLSEndpoint, "pub")
@@ -162,7 +151,7 @@ var _ = Describe("The authenticating endpoint", Label("transports", "auth"), fun
 			Expect(r.Write(append(wire.Encode(connect), wire.Encode(publish)...))).To(Succeed())
 
 			seen, closed := r.ReadUntilClosed(refusalWait)
-			Expect(seen).To(HaveLen(1), "the broker must answer with exactly one CONNACK; it sent %s", packetList(seen))
+			Expect(seen).To(HaveLen(1), "the broker must answer with exactly one CONNACK; it sent %s", PacketList(seen))
 			ack := seen[0]
 			Expect(ack.Type).To(Equal(wire.CONNACK), "the broker must answer with CONNACK: %v", ack)
 			Expect(ack.ReasonCode).To(BeElementOf(byte(0x04), byte(0x05)),
@@ -215,7 +204,7 @@ var _ = Describe("MQTT over websockets", Label("transports", "websocket"), func(
 			Expect(w.WriteText(wire.Encode(wire.PingReq()))).To(Succeed())
 
 			seen, closed := w.ReadUntilClosed(refusalWait)
-			Expect(closed).To(BeTrue(), "the broker must close the connection after a text frame; after %v it was still open (it sent %s)", refusalWait, packetList(seen))
+			Expect(closed).To(BeTrue(), "the broker must close the connection after a text frame; after %v it was still open (it sent %s)", refusalWait, PacketList(seen))
 			for _, p := range seen {
 				Expect(p.Type).NotTo(Equal(wire.PINGRESP), "the broker answered a PINGREQ sent in a text frame: it took the frame as MQTT data")
 			}

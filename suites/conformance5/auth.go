@@ -75,7 +75,7 @@ func refusal(r *Raw, what string) []wire.Packet {
 	for _, p := range OfType(seen, wire.CONNACK) {
 		Expect(p.ReasonCode).To(BeNumerically(">=", 0x80), "the broker accepted %s: %s", what, p)
 	}
-	Expect(closed).To(BeTrue(), "the broker kept the connection of %s open for %v after refusing it (it sent %s)", what, closeWait, packets(seen))
+	Expect(closed).To(BeTrue(), "the broker kept the connection of %s open for %v after refusing it (it sent %s)", what, closeWait, PacketList(seen))
 	return seen
 }
 
@@ -83,17 +83,6 @@ func refusal(r *Raw, what string) []wire.Packet {
 func methodOf(p wire.Packet) string {
 	m, _ := Props(p.Properties).Str(wire.PropAuthenticationMethod)
 	return m
-}
-
-func packets(ps []wire.Packet) string {
-	if len(ps) == 0 {
-		return "nothing"
-	}
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = p.String()
-	}
-	return strings.Join(s, ", ")
 }
 
 var _ = Describe("MQTT 5.0 enhanced authentication", Label("auth"), func() {
@@ -193,8 +182,8 @@ var _ = Describe("MQTT 5.0 enhanced authentication", Label("auth"), func() {
 			}
 			rest, closed := r.ReadUntilClosed(closeWait)
 			seen = append(seen, rest...)
-			Expect(closed).To(BeTrue(), "the broker kept the connection open after a failed re-authentication (it sent %s)", packets(seen))
-			Expect(OfType(seen, wire.AUTH)).NotTo(ContainElement(HaveField("ReasonCode", byte(0x00))), "the broker sent AUTH 0x00 (Success) to a wrong answer: %s", packets(seen))
+			Expect(closed).To(BeTrue(), "the broker kept the connection open after a failed re-authentication (it sent %s)", PacketList(seen))
+			Expect(OfType(seen, wire.AUTH)).NotTo(ContainElement(HaveField("ReasonCode", byte(0x00))), "the broker sent AUTH 0x00 (Success) to a wrong answer: %s", PacketList(seen))
 			for _, d := range OfType(seen, wire.DISCONNECT) {
 				Expect(d.ReasonCode).To(BeNumerically(">=", 0x80), "the broker ended a failed re-authentication with %s, which is not an error", d)
 			}
@@ -262,7 +251,7 @@ var _ = Describe("MQTT 5.0 refused CONNECTs", Label("connect"), func() {
 			publish := wire.Publish(topic, 0, 0, "from-intruder", wire.Retained(), wire.Version(wire.V5))
 			Expect(r.Write(append(wire.Encode(connect), wire.Encode(publish)...))).To(Succeed())
 			seen := refusal(r, "a CONNECT with a wrong password")
-			Expect(OfType(seen, wire.CONNACK)).To(HaveLen(1), "the broker must answer the CONNECT with one CONNACK; it sent %s", packets(seen))
+			Expect(OfType(seen, wire.CONNACK)).To(HaveLen(1), "the broker must answer the CONNECT with one CONNACK; it sent %s", PacketList(seen))
 			actedOnNothing(ctx, f, watcher, topic, "from-intruder")
 		})
 
@@ -300,8 +289,8 @@ var _ = Describe("MQTT 5.0 refused CONNECTs", Label("connect"), func() {
 				}
 				more, closed := r.ReadUntilClosed(closeWait)
 				seen = append(seen, more...)
-				Expect(closed).To(BeTrue(), "the broker rejected %s but kept the connection open for %v (it sent %s)", c.name, closeWait, packets(seen))
-				AddReportEntry("rejected", fmt.Sprintf("%s: %s, then closed", c.name, packets(seen)))
+				Expect(closed).To(BeTrue(), "the broker rejected %s but kept the connection open for %v (it sent %s)", c.name, closeWait, PacketList(seen))
+				AddReportEntry("rejected", fmt.Sprintf("%s: %s, then closed", c.name, PacketList(seen)))
 			}
 			if rejected == 0 {
 				Unsupported("the broker rejected none of the ClientIds tried, so no rejection could be checked: it accepted " + strings.Join(accepted, "; "))
@@ -325,7 +314,7 @@ var _ = Describe("MQTT 5.0 over websockets", Label("transports", "websocket"), f
 			Expect(w.Connect(ConnectPacket5())).Error().NotTo(HaveOccurred(), "the CONNECT in a binary frame was not accepted")
 			Expect(w.WriteText(wire.Encode(wire.PingReq()))).To(Succeed())
 			seen, closed := w.ReadUntilClosed(closeWait)
-			Expect(closed).To(BeTrue(), "the broker must close the connection after a text frame; after %v it was still open (it sent %s)", closeWait, packets(seen))
+			Expect(closed).To(BeTrue(), "the broker must close the connection after a text frame; after %v it was still open (it sent %s)", closeWait, PacketList(seen))
 			Expect(OfType(seen, wire.PINGRESP)).To(BeEmpty(), "the broker answered a PINGREQ sent in a text frame: it took the frame as MQTT data")
 		})
 
@@ -349,8 +338,8 @@ var _ = Describe("MQTT 5.0 over websockets", Label("transports", "websocket"), f
 				return len(OfType(ps, wire.SUBACK)) > 0 && len(OfType(ps, wire.PINGRESP)) > 0
 			})
 			Expect(err).NotTo(HaveOccurred())
-			Expect(OfType(got, wire.SUBACK)).NotTo(BeEmpty(), "SUBSCRIBE and PINGREQ in one frame: no SUBACK (got %s)", packets(got))
-			Expect(OfType(got, wire.PINGRESP)).NotTo(BeEmpty(), "SUBSCRIBE and PINGREQ in one frame: no PINGRESP (got %s)", packets(got))
+			Expect(OfType(got, wire.SUBACK)).NotTo(BeEmpty(), "SUBSCRIBE and PINGREQ in one frame: no SUBACK (got %s)", PacketList(got))
+			Expect(OfType(got, wire.PINGRESP)).NotTo(BeEmpty(), "SUBSCRIBE and PINGREQ in one frame: no PINGRESP (got %s)", PacketList(got))
 
 			one := wire.Encode(wire.Publish(topic, 1, 2, "split-across-frames", wire.Version(wire.V5)))
 			two := wire.Encode(wire.Publish(topic, 1, 3, "second-in-frame", wire.Version(wire.V5)))
@@ -371,6 +360,6 @@ var _ = Describe("MQTT 5.0 over websockets", Label("transports", "websocket"), f
 			}
 			got, err = w.ReadAcking(AckTimeout(), complete)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(complete(got)).To(BeTrue(), "a PUBLISH split across two frames, the second frame carrying another: both must be acknowledged (ids 2, 3) and delivered; got %s", packets(got))
+			Expect(complete(got)).To(BeTrue(), "a PUBLISH split across two frames, the second frame carrying another: both must be acknowledged (ids 2, 3) and delivered; got %s", PacketList(got))
 		})
 })

@@ -30,7 +30,13 @@ func newClient5Env(t *testing.T) *client5Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
-	up, err := proxy.ParseUpstream(b.URL())
+	return client5EnvTo(t, b.URL())
+}
+
+// client5EnvTo is a link server in front of the broker at url.
+func client5EnvTo(t *testing.T, url string) *client5Env {
+	t.Helper()
+	up, err := proxy.ParseUpstream(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -272,27 +272,13 @@ func (c *Client5) endFlow(f *flow5) {
 // subscriber drained in the history. It does not fail by itself: the
 // checker judges what did or did not arrive.
 func (f *Framework) Drain5(ctx context.Context, sub *Client5, payloads ...string) {
-	deadline := time.Now().Add(DrainTimeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for time.Now().Before(deadline) && !sub.drained(payloads) {
-		select {
-		case <-ctx.Done():
-			f.rec.Drained(sub.Name)
-			return
-		case <-tick.C:
-		}
-	}
-	f.rec.Drained(sub.Name)
+	f.drain(ctx, sub.Name, func() bool { return sub.drained(payloads) })
 }
 
 // drained says whether sub has every payload and has settled.
 func (c *Client5) drained(payloads []string) bool {
-	got := c.Payloads()
-	for _, p := range payloads {
-		if !slices.Contains(got, p) {
-			return false
-		}
+	if !hasAll(c.Payloads(), payloads) {
+		return false
 	}
 	if last, ok := c.Link.Trace().Last(); ok && time.Since(last.At) < quiet {
 		return false

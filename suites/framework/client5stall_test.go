@@ -12,10 +12,8 @@ import (
 
 	"github.com/faultline-mqtt/faultline/fixtures/embedded"
 	"github.com/faultline-mqtt/faultline/fixtures/faulty"
-	"github.com/faultline-mqtt/faultline/proxy"
 	"github.com/faultline-mqtt/faultline/proxy/wire"
 	"github.com/faultline-mqtt/faultline/reports"
-	"github.com/faultline-mqtt/faultline/suites/history"
 )
 
 // stallEnv is the embedded broker behind a stalling defect of the faulty
@@ -32,16 +30,7 @@ func stallEnv(t *testing.T, defect string) *client5Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = fb.Close() })
-	up, err := proxy.ParseUpstream(fb.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	links, err := proxy.Start(proxy.Options{Upstream: up})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = links.Close() })
-	return &client5Env{t: t, links: links, rec: history.NewRecorder()}
+	return client5EnvTo(t, fb.URL())
 }
 
 // asRun makes the test a run of its own for the stall accounting (its

@@ -3,7 +3,6 @@ package framework
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -25,28 +24,33 @@ const quiet = 250 * time.Millisecond
 // DrainTimeout passes; then it marks the subscriber drained in the history.
 // It does not fail by itself: the checker judges what did or did not arrive.
 func (f *Framework) Drain(ctx context.Context, sub *Client, payloads ...string) {
-	ginkgo.GinkgoHelper()
+	f.drain(ctx, sub.Name, func() bool { return hasAll(sub.Payloads(), payloads) && sub.settled() })
+}
+
+// drain waits until done says the subscriber has settled, or DrainTimeout
+// or ctx ends, and marks it drained in the history (Drain, Drain5).
+func (f *Framework) drain(ctx context.Context, name string, done func() bool) {
 	deadline := time.Now().Add(DrainTimeout)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for time.Now().Before(deadline) {
-		if sub.hasAll(payloads) && sub.settled() {
-			break
-		}
+	for time.Now().Before(deadline) && !done() {
 		select {
 		case <-ctx.Done():
-			f.rec.Drained(sub.Name)
-			return
+			deadline = time.Now()
 		case <-tick.C:
 		}
 	}
-	f.rec.Drained(sub.Name)
+	f.rec.Drained(name)
 }
 
-func (c *Client) hasAll(payloads []string) bool {
-	got := c.Payloads()
-	for _, p := range payloads {
-		if !slices.Contains(got, p) {
+// hasAll says whether got holds every one of want.
+func hasAll(got, want []string) bool {
+	have := make(map[string]bool, len(got))
+	for _, p := range got {
+		have[p] = true
+	}
+	for _, p := range want {
+		if !have[p] {
 			return false
 		}
 	}

@@ -269,6 +269,18 @@ func (r *Raw) ReadAcking(d time.Duration, enough func([]wire.Packet) bool) ([]wi
 }
 
 // OfType returns the packets of type t among ps, in order.
+// PacketList names packets for a failure message ("nothing" for none).
+func PacketList(ps []wire.Packet) string {
+	if len(ps) == 0 {
+		return "nothing"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
 func OfType(ps []wire.Packet, t wire.Type) []wire.Packet {
 	var out []wire.Packet
 	for _, p := range ps {
